@@ -1,0 +1,71 @@
+"""After the upgrade (or the fallback): is the cluster fit to be open to the public?
+
+The default phase of `pytest checks/`. Which release is expected: `--expect upgrade` (default)
+or `--expect fallback`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from runbooklib.actions import config, database, firewall, http, reach, release, tomcat
+from runbooklib.actions.common import app_nodes, head_node, in_parallel
+
+pytestmark = pytest.mark.after
+
+
+def test_release_on_every_node(inventory, expected):
+    tag, version = expected
+    failures = in_parallel(app_nodes(inventory), lambda n: release.assert_deployed(n, tag, version))
+    assert not failures, "; ".join(failures)
+
+
+def test_schema_upgraded(inventory, expect, pytestconfig):
+    """The database carries every change of the upgrade scripts (none of them after a fallback)."""
+    db = inventory.group("db")[0]
+    missing = database.missing_changes(db, inventory.vars["sql_scripts"], pytestconfig.rootpath)
+    if expect == "upgrade":
+        assert not missing, f"{db}: schema lacks {', '.join(missing)}"
+    else:
+        assert missing, f"{db}: the schema still carries the upgrade's changes after the fallback"
+
+
+def test_config_equals_staging(inventory):
+    """Each node's sakai.properties, local.properties and setenv.sh equal the staging area's."""
+    failures = in_parallel(app_nodes(inventory), config.assert_node_equals)
+    assert not failures, "; ".join(failures)
+
+
+def test_catalina_out_clean_since_last_start(inventory, known):
+    failures = in_parallel(app_nodes(inventory), lambda n: tomcat.assert_clean_log(n, known))
+    assert not failures, "; ".join(failures)
+
+
+def test_health_of_every_node(inventory, expected):
+    """Version, login page and database status over HTTPS 8443, from the operator's machine."""
+    failures = in_parallel(app_nodes(inventory), lambda n: http.assert_healthy(n, expected[1]))
+    assert not failures, "; ".join(failures)
+
+
+def test_firewall_in_public_mode(inventory):
+    failures = in_parallel(app_nodes(inventory), lambda n: firewall.assert_mode(n, "public"))
+    assert not failures, "; ".join(failures)
+
+
+def test_public_gets_the_release_on_8443(inventory, expected):
+    """Every vantage host, the public included, gets the expected version from every node."""
+    version = expected[1]
+    for client in reach.clients(inventory):
+        for node in app_nodes(inventory):
+            got = reach.https_from(client, node)
+            assert got.status == 200 and got.version == version, (
+                f"{client} gets {got.status} {got.version!r} from {node}:8443, expected {version}"
+            )
+
+
+def test_jmx_9000_closed_to_public(inventory):
+    """9000 stays closed to clients off allow_9000 (and open to JMX from the allow-list)."""
+    public = reach.clients(inventory, "allow_9000", on=False)
+    if not public:
+        pytest.skip(f"inventory {inventory.name} names no vantage host off allow_9000")
+    reach.assert_jmx_allow_list(inventory, app_nodes(inventory), heads=[head_node(inventory)])

@@ -1,0 +1,77 @@
+"""python -m lab up|down|status|reset|exec|fault|rehearse (as root; see README, section "The lab")."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lab import faults, lifecycle, netns, rehearse, status
+from lab.config import LabError, chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lab", description="The SmartSite rehearsal lab.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="build (first time) and start the lab; idempotent")
+    up.add_argument("--subnet", help="lab subnet, a /24 (default $LAB_SUBNET or 198.51.100.0/24)")
+    up.add_argument("--app-nodes", type=int, help="number of app nodes (default 2)")
+    up.add_argument("--rows", type=int, default=20000, help="seed size of the database (first up)")
+    down = sub.add_parser("down", help="stop everything; leaves nothing but the state folder")
+    down.add_argument("--purge", action="store_true", help="also delete the state folder")
+    sub.add_parser("status", help="what runs where, what is unhealthy (exit 1 if anything is)")
+    sub.add_parser("reset", help="back to the pre-upgrade state (2.4.0 everywhere, no faults)")
+    ex = sub.add_parser("exec", help="run a command inside a host: exec HOST -- CMD...")
+    ex.add_argument("host")
+    ex.add_argument("command", nargs=argparse.REMAINDER)
+    fl = sub.add_parser(
+        "fault", help=f"fault NAME [HOST] | clear | list ({', '.join(faults.FAULTS)})"
+    )
+    fl.add_argument("name")
+    fl.add_argument("host", nargs="?")
+    rh = sub.add_parser("rehearse", help="run a full rehearsal against the lab")
+    rh.add_argument("args", nargs=argparse.REMAINDER)
+    args = p.parse_args(argv)
+
+    try:
+        if args.cmd == "up":
+            lifecycle.up(chosen(args.subnet, args.app_nodes), rows=args.rows)
+        elif args.cmd == "down":
+            removed = lifecycle.down(purge=args.purge)
+            left = lifecycle.leftovers()
+            if removed:
+                print(f"removed mountpoint folders {' '.join(removed)}")
+            print("lab down" + (f"; LEFT: {', '.join(left)}" if left else ": nothing left running"))
+            return 1 if left else 0
+        elif args.cmd == "status":
+            text, healthy = status.status(chosen(None, None))
+            print(text)
+            return 0 if healthy else 1
+        elif args.cmd == "reset":
+            lifecycle.reset(chosen(None, None))
+        elif args.cmd == "exec":
+            command = args.command[1:] if args.command[:1] == ["--"] else args.command
+            prefix = netns.enter(chosen(None, None).host(args.host))
+            env = {**netns.HOST_ENV, "TERM": os.environ.get("TERM", "dumb")}
+            os.execvpe(prefix[0], prefix + (command or ["bash", "-l"]), env)
+        elif args.cmd == "fault":
+            lab = chosen(None, None)
+            if args.name == "clear":
+                done = faults.clear(lab)
+                print("cleared: " + (", ".join(done) if done else "no active fault"))
+            elif args.name == "list":
+                for name, f in faults.FAULTS.items():
+                    print(f"{name:17} {f.help} (default host {f.default})")
+                print("active: " + (", ".join(faults.active()) or "none"))
+            else:
+                print(faults.apply(lab, args.name, args.host))
+        elif args.cmd == "rehearse":
+            return rehearse.rehearse(args.args)
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

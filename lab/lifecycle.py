@@ -1,0 +1,212 @@
+"""up, down, status, reset: the lab's life cycle.
+
+`up` is idempotent: a healthy host is kept, anything else about it (a namespace without its anchor,
+an anchor whose namespace was deleted by hand, a stale lab of another size) is torn down and made
+again. What is built once (CA, keys, database, svn repository, Tomcat instances) stays in the state
+folder, so an `up` after `down` only starts things.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from lab import database, faults, hosts, maintpage, netns, notify, pki, svn, tomcat
+from lab.config import BRIDGE, NS_PREFIX, REPO, STAGING, STATE, Lab, LabError, LabHost, recorded
+
+TOOLS = STATE / "tools"
+STAGING_DIR = STATE / "shared" / "afs" / STAGING.removeprefix("/afs/")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def preflight(lab: Lab) -> None:
+    """Everything that can refuse, before anything is touched."""
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root: run it as root (e.g. sudo make lab-up)")
+    for tool in (
+        "ip",
+        "nsenter",
+        "unshare",
+        "sshd",
+        "mariadbd",
+        "apache2",
+        "nginx",
+        "ngircd",
+        "ant",
+    ):
+        if not shutil.which(tool, path="/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"):
+            raise LabError(
+                f"`{tool}` is missing: run `make lab-up` (installs lab/debian-packages.txt)"
+            )
+    netns.check_subnet(lab)
+    old = recorded()
+    if old and old.subnet != lab.subnet and (STATE / "hosts").exists():
+        raise LabError(
+            f"the lab in {STATE} was built for subnet {old.subnet}: use --subnet {old.subnet}, "
+            "or run `python -m lab down --purge` first"
+        )
+    for module, call in (
+        ("app", "write_release"),
+        ("db", "write_seed_sql"),
+        ("staging", "write_config"),
+    ):
+        try:
+            mod = __import__(f"lab.{module}", fromlist=[call])
+        except ImportError as exc:
+            raise LabError(
+                f"lab/{module} cannot be imported ({exc}): the APP helper's part"
+            ) from None
+        if not hasattr(mod, call):
+            raise LabError(f"lab/{module} has no {call}() yet: the APP helper's part")
+
+
+def write_staging(lab: Lab) -> None:
+    """The 2.4.0 configuration in the AFS staging area (written fresh: `reset` drops backups too)."""
+    from lab import staging
+
+    shutil.rmtree(STAGING_DIR, ignore_errors=True)
+    STAGING_DIR.mkdir(parents=True)
+    staging.write_config(STAGING_DIR, db_host="caje", db_password=pki.ensure_db_password())
+
+
+def _hosts_up(lab: Lab) -> None:
+    netns.ensure_bridge(lab)
+    for ns in netns.stale_namespaces(lab):
+        netns.destroy_host(LabHost(ns.removeprefix(NS_PREFIX), "", "stale"))
+    wanted = {h.name for h in lab.hosts}
+    for name in set(netns.anchors()) - wanted:
+        netns.destroy_host(LabHost(name, "", "stale"))
+    for host in lab.hosts:
+        hosts.prepare(lab, host)
+        # Kept only if it is the anchor this state folder made: a lab whose state was removed
+        # has mounts of deleted folders, and is made again.
+        pid, made = netns.anchor_pid(host), hosts.read_pid(host.dir / "run" / "anchor.pid")
+        if pid is None or pid != made or len(netns.anchors().get(host.name, [])) != 1:
+            netns.destroy_host(host)
+            pid = netns.create_host(lab, host, hosts.mounts(host))
+            (host.dir / "run" / "anchor.pid").write_text(f"{pid}\n")
+    for host in lab.hosts:
+        hosts.start_sshd(host)
+
+
+def _app_node(lab: Lab, host: LabHost) -> None:
+    tomcat.build(host)
+    maintpage.start(host)
+
+
+def _start_apps(lab: Lab) -> None:
+    nodes = lab.role("app")
+    offsets = {h.name: tomcat.start(h) for h in nodes}
+    with ThreadPoolExecutor(len(nodes)) as pool:
+        for f in [pool.submit(tomcat.wait_ready, h, offsets[h.name]) for h in nodes]:
+            f.result()
+
+
+def up(lab: Lab, rows: int = 20000) -> None:
+    started = time.monotonic()
+    preflight(lab)
+    lab.save()
+    pki.ensure_ca()
+    pki.ensure_ssh(lab)
+    pki.ensure_db_password()
+    _hosts_up(lab)
+    say(f"hosts: {len(lab.hosts)} namespaces with sshd ({time.monotonic() - started:.1f}s)")
+    TOOLS.mkdir(exist_ok=True)
+    shutil.copy2(REPO / "lab" / "tools" / "JmxProbe.java", TOOLS / "JmxProbe.java")
+    if not (STAGING_DIR / "sakai.properties").exists():
+        write_staging(lab)
+    caje, mware = lab.host("caje"), lab.host("mware")
+    with ThreadPoolExecutor(4) as pool:
+        db = pool.submit(database.ensure, caje, rows)
+        smtp = pool.submit(notify.start_smtp, lab.host("mail"))
+        irc = pool.submit(notify.start_irc, lab.host("irc"))
+        svn.ensure_repo(mware)
+        svn.start(mware)
+        with ThreadPoolExecutor(len(lab.role("app"))) as nodes:
+            for f in [nodes.submit(_app_node, lab, h) for h in lab.role("app")]:
+                f.result()
+        for f in (db, smtp, irc):
+            f.result()
+    say(f"services: db, svn, mail, irc, maintenance pages ({time.monotonic() - started:.1f}s)")
+    _start_apps(lab)
+    say(f"lab up in {time.monotonic() - started:.1f}s (state {STATE}; `python -m lab status`)")
+
+
+def reset(lab: Lab) -> None:
+    """Back to the pre-upgrade state, without rebuilding anything."""
+    started = time.monotonic()
+    up_needed = any(netns.anchor_pid(h) is None for h in lab.hosts)
+    if up_needed:
+        up(lab)
+    for line in _clear_faults(lab):
+        say(f"cleared fault {line}")
+    with ThreadPoolExecutor(2 + len(lab.role("app"))) as pool:
+        work = [pool.submit(database.restore, lab.host("caje"))]
+        work += [pool.submit(tomcat.restore, h) for h in lab.role("app")]
+        work += [pool.submit(open_firewall, h) for h in lab.hosts]
+        for f in work:
+            f.result()
+    write_staging(lab)
+    notify.clear()
+    for host in lab.role("app"):
+        maintpage.start(host)
+    _start_apps(lab)
+    say(f"lab reset in {time.monotonic() - started:.1f}s: 2.4.0 on {len(lab.role('app'))} nodes")
+
+
+def _clear_faults(lab: Lab) -> list[str]:
+    try:
+        return faults.clear(lab)
+    except LabError as exc:
+        say(f"warning: {exc}")
+        faults.ACTIVE.unlink(missing_ok=True)
+        return []
+
+
+def open_firewall(host: LabHost) -> None:
+    """No rules at all inside the host (the runbook's maintenance firewall is its own business)."""
+    script = []
+    for cmd in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle", "raw"):
+            script.append(f"{cmd} -w -t {table} -F && {cmd} -w -t {table} -X")
+        script += [f"{cmd} -w -P {c} ACCEPT" for c in ("INPUT", "FORWARD", "OUTPUT")]
+    netns.sh(host, " && ".join(script))
+
+
+def down(purge: bool = False) -> list[str]:
+    """Stop everything of the lab; with `purge`, also forget what was built (the state folder)."""
+    lab = recorded()
+    if lab and pki.SSH_CONFIG.exists():
+        for h in lab.hosts:  # end our ssh ControlMasters to the hosts
+            subprocess.run(
+                ["ssh", "-F", str(pki.SSH_CONFIG), "-O", "exit", h.address],
+                capture_output=True,
+                timeout=10,
+            )
+    names = {h.name for h in lab.hosts} if lab else set()
+    names |= set(netns.anchors())
+    names |= {ns.removeprefix(NS_PREFIX) for ns in netns.namespaces()}
+    netns.destroy_hosts([LabHost(name, "", "any") for name in sorted(names)])
+    if netns.ip("link", "show", BRIDGE, check=False).returncode == 0:
+        netns.ip("link", "del", BRIDGE)
+    removed = hosts.remove_mountpoints()
+    if purge:
+        shutil.rmtree(STATE, ignore_errors=True)
+    return removed
+
+
+def leftovers() -> list[str]:
+    """What of the lab still exists on the machine (empty after `down`)."""
+    left = [f"namespace {n}" for n in netns.namespaces()]
+    left += [f"anchor of {n} (pids {p})" for n, p in netns.anchors().items()]
+    links = [link["ifname"] for link in json.loads(netns.ip("-j", "link").stdout)]
+    left += [f"link {n}" for n in links if n.startswith(("smv-", BRIDGE))]
+    left += [f"folder {p}" for p in ("/ucd", "/afs") if os.path.exists(f"{p}/{hosts.MARK}")]
+    return left

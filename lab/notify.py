@@ -1,0 +1,87 @@
+"""mail and irc: the SMTP server (aiosmtpd, lab/smtpd.py) and ngircd with #ucdsakai + a logger bot.
+
+Received mail: STATE/mail/*.eml. The channel's log: STATE/irc/ucdsakai.log.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from lab import hosts, netns
+from lab.config import REPO, STATE, VENV_PYTHON, LabError, LabHost
+
+MAIL = STATE / "mail"
+IRC_LOG = STATE / "irc" / "ucdsakai.log"
+CHANNEL = "#ucdsakai"
+PY_ENV = {"PYTHONPATH": str(REPO)}
+
+
+def start_smtp(host: LabHost) -> None:
+    if netns.host_pids(host, "lab.smtpd") and hosts.port_open(host.address, 25):
+        return
+    MAIL.mkdir(parents=True, exist_ok=True)
+    argv = [str(VENV_PYTHON), "-m", "lab.smtpd", host.address, "25", str(MAIL)]
+    netns.spawn(host, argv, host.dir / "logs" / "smtpd.log", env=PY_ENV)
+    hosts.wait_port(host, 25, "the SMTP server", bound=20)
+
+
+def _ngircd_conf(host: LabHost):
+    conf = host.dir / "ngircd.conf"
+    conf.write_text(
+        f"""# Written by `python -m lab up`.
+[Global]
+    Name = irc.smartsite.lab
+    Info = SmartSite lab IRC
+    Listen = {host.address}
+    Ports = 6667
+    PidFile = {host.dir}/run/ngircd.pid
+    MotdPhrase = "SmartSite lab"
+    ServerUID = irc
+    ServerGID = irc
+[Limits]
+    MaxConnectionsIP = 0
+    PingTimeout = 120
+[Options]
+    PAM = no
+    DNS = no
+    Ident = no
+[Channel]
+    Name = {CHANNEL}
+    Topic = SmartSite operations
+    Modes = t
+"""
+    )
+    return conf
+
+
+def start_irc(host: LabHost) -> None:
+    if not (netns.host_pids(host, "ngircd") and hosts.port_open(host.address, 6667)):
+        conf = _ngircd_conf(host)
+        argv = ["ngircd", "-n", "-f", str(conf)]
+        netns.spawn(host, argv, host.dir / "logs" / "ngircd.log")
+        hosts.wait_port(host, 6667, "ngircd", bound=10)
+    if not netns.host_pids(host, "lab.ircbot"):
+        IRC_LOG.parent.mkdir(parents=True, exist_ok=True)
+        argv = [str(VENV_PYTHON), "-m", "lab.ircbot", host.address, "6667", CHANNEL, str(IRC_LOG)]
+        (host.dir / "logs" / "ircbot.log").unlink(missing_ok=True)  # wait_bot reads a fresh one
+        netns.spawn(host, argv, host.dir / "logs" / "ircbot.log", env=PY_ENV)
+        wait_bot(host)
+
+
+def wait_bot(host: LabHost, bound: float = 15) -> None:
+    log = host.dir / "logs" / "ircbot.log"
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if log.exists() and f"joined {CHANNEL}" in log.read_text()[-2000:]:
+            return
+        time.sleep(0.1)
+    raise LabError(f"irc: the logger bot did not join {CHANNEL} (see {log})")
+
+
+def clear() -> None:
+    """Forget received mail and the channel's log (reset)."""
+    shutil.rmtree(MAIL, ignore_errors=True)
+    MAIL.mkdir(parents=True, exist_ok=True)
+    if IRC_LOG.exists():
+        IRC_LOG.write_text("")

@@ -1,0 +1,110 @@
+"""The lab's keys: a CA for HTTPS (bundle STATE/ca/ca.pem), ssh keys, and the ssh client config.
+
+Everything is made once and kept in the state folder; certificates name the host and its address,
+so a new subnet gets new certificates.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from pathlib import Path
+
+from lab.config import STATE, Lab, LabHost
+
+CA = STATE / "ca"
+SSH = STATE / "ssh"
+SSH_CONFIG = SSH / "config"
+DB_PASSWORD = STATE / "secrets" / "db_password"
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def ensure_ca() -> None:
+    CA.mkdir(parents=True, exist_ok=True)
+    if (CA / "ca.pem").exists():
+        return
+    _run("openssl", "genrsa", "-out", str(CA / "ca.key"), "2048")
+    (CA / "ca.key").chmod(0o600)
+    _run(
+        "openssl", "req", "-x509", "-new", "-key", str(CA / "ca.key"), "-sha256", "-days", "3650",
+        "-subj", "/O=SmartSite lab/CN=SmartSite lab CA", "-out", str(CA / "ca.pem"),
+    )  # fmt: skip
+
+
+def host_names(host: LabHost) -> list[str]:
+    extra = {"mware": ["mware.ucdavis.edu"]}.get(host.name, [])
+    return [host.name, f"{host.name}.smartsite.lab", *extra]
+
+
+def ensure_cert(host: LabHost) -> Path:
+    """STATE/hosts/<host>/tls/{cert.pem,key.pem}, signed by the lab CA, SANs = names + address."""
+    tls = host.dir / "tls"
+    tls.mkdir(parents=True, exist_ok=True)
+    cert, key = tls / "cert.pem", tls / "key.pem"
+    sans = ",".join([*(f"DNS:{n}" for n in host_names(host)), f"IP:{host.address}"])
+    stamp = tls / "sans"
+    if cert.exists() and stamp.exists() and stamp.read_text() == sans:
+        return tls
+    _run("openssl", "genrsa", "-out", str(key), "2048")
+    key.chmod(0o600)
+    csr = tls / "cert.csr"
+    _run("openssl", "req", "-new", "-key", str(key), "-subj", f"/CN={host.name}", "-out", str(csr))
+    ext = tls / "ext.cnf"
+    ext.write_text(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
+    _run(
+        "openssl", "x509", "-req", "-in", str(csr), "-CA", str(CA / "ca.pem"),
+        "-CAkey", str(CA / "ca.key"), "-CAcreateserial", "-days", "825", "-sha256",
+        "-extfile", str(ext), "-out", str(cert),
+    )  # fmt: skip
+    (tls / "ca.pem").write_bytes((CA / "ca.pem").read_bytes())
+    stamp.write_text(sans)
+    return tls
+
+
+def ensure_ssh(lab: Lab) -> None:
+    """Client key, one host key per host, known_hosts and the client config (by address and name)."""
+    SSH.mkdir(parents=True, exist_ok=True)
+    SSH.chmod(0o700)
+    if not (SSH / "id_ed25519").exists():
+        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "smartsite-lab", "-f",
+             str(SSH / "id_ed25519"))  # fmt: skip
+    (SSH / "authorized_keys").write_text((SSH / "id_ed25519.pub").read_text())
+    known, entries = [], []
+    for host in lab.hosts:
+        hostkey = host.dir / "ssh_host_ed25519_key"
+        host.dir.mkdir(parents=True, exist_ok=True)
+        if not hostkey.exists():
+            _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hostkey))
+        pub = " ".join(Path(f"{hostkey}.pub").read_text().split()[:2])
+        known.append(f"{host.address},{host.name} {pub}")
+        entries.append(f"Host {host.name} {host.address}\n    HostName {host.address}\n")
+    (SSH / "known_hosts").write_text("\n".join(known) + "\n")
+    common = f"""
+Host {" ".join(h.address for h in lab.hosts)} {" ".join(h.name for h in lab.hosts)}
+    User root
+    IdentityFile {SSH}/id_ed25519
+    IdentitiesOnly yes
+    UserKnownHostsFile {SSH}/known_hosts
+    StrictHostKeyChecking yes
+    BatchMode yes
+    ConnectTimeout 5
+    ControlMaster auto
+    ControlPath {SSH}/cm-%C
+    ControlPersist 60s
+    ServerAliveInterval 5
+    ServerAliveCountMax 3
+"""
+    SSH_CONFIG.write_text("# Written by `python -m lab up`.\n" + "".join(entries) + common)
+
+
+def ensure_db_password() -> str:
+    DB_PASSWORD.parent.mkdir(parents=True, exist_ok=True)
+    DB_PASSWORD.parent.chmod(0o700)
+    if not DB_PASSWORD.exists():
+        DB_PASSWORD.touch(mode=0o600)
+        DB_PASSWORD.write_text(secrets.token_urlsafe(18) + "\n")
+    DB_PASSWORD.chmod(0o600)
+    return DB_PASSWORD.read_text().strip()

@@ -1,0 +1,112 @@
+"""The 2.4.0 configuration of the AFS staging area: sakai.properties, local.properties, setenv.sh.
+
+    >>> write_config(Path("/afs/.ucdavis.edu/app/sakai/staging/config"), db_host="caje",
+    ...              db_password=password)
+
+The app nodes copy these files into /ucd/opt/sakai/tomcat/sakai/ (the properties) and
+/ucd/opt/sakai/tomcat/bin/ (setenv.sh). One folder serves every node, so nothing in it names a node:
+serverId defaults to the hostname and the JMX address is looked up when Tomcat starts.
+"""
+
+import re
+from pathlib import Path
+
+import javaproperties
+
+SAKAI_HOME = "/ucd/opt/sakai/tomcat/sakai/"
+TOMCAT_BASE = "/ucd/opt/sakai/tomcat"
+
+SAKAI_PROPERTIES = """\
+# SmartSite sakai.properties (Sakai 2.4.0), staging copy: {staging}
+# Synchronized to ${{sakai.home}} on every app node. Holds the database password: keep it 0600.
+
+# ---- identity (serverId is left out: each node defaults it to its hostname)
+serverUrl=https://smartsite.ucdavis.edu
+serverName=smartsite.ucdavis.edu
+ui.institution=UC Davis
+ui.service=SmartSite
+force.url.secure=8443
+
+# ---- DATABASE: MySQL vendor, MariaDB's JDBC driver
+# auto.ddl stays off in production; the conversion scripts change the schema.
+auto.ddl=false
+vendor@org.sakaiproject.db.api.SqlService=mysql
+driverClassName@javax.sql.BaseDataSource=org.mariadb.jdbc.Driver
+hibernate.dialect=org.hibernate.dialect.MySQLInnoDBDialect
+url@javax.sql.BaseDataSource=jdbc:mariadb://{db_host}:3306/sakai?useUnicode=true&characterEncoding=UTF-8
+username@javax.sql.BaseDataSource=sakai
+{password_line}
+validationQuery@javax.sql.BaseDataSource=select 1 from DUAL
+defaultTransactionIsolationString@javax.sql.BaseDataSource=TRANSACTION_READ_COMMITTED
+hibernate.show_sql=false
+
+# ---- cluster (SAKAI_CLUSTER): Sakai's defaults, written out
+refresh@org.sakaiproject.cluster.api.ClusterService=60
+expired@org.sakaiproject.cluster.api.ClusterService=600
+ghostingPercent@org.sakaiproject.cluster.api.ClusterService=100
+
+# ---- email
+smtp@org.sakaiproject.email.api.EmailService=mail.ucdavis.edu
+smtp.enabled=false
+
+# ---- login and sessions
+top.login=true
+container.login=false
+loggedOutUrl=/portal
+inactiveInterval@org.sakaiproject.tool.api.SessionManager=3600
+"""
+
+LOCAL_PROPERTIES = """\
+# SmartSite local.properties (Sakai 2.4.0): read after sakai.properties, overrides it.
+# Kept for node-level tweaks; empty of overrides in the staging copy.
+display.users.present=true
+"""
+
+SETENV_SH = """\
+# setenv.sh for SmartSite (Sakai 2.4.0) Tomcat, sourced by catalina.sh; staging copy.
+# Debian's tomcat10 finds Java this way.
+if [ -r /usr/libexec/tomcat10/tomcat-locate-java.sh ]; then
+  . /usr/libexec/tomcat10/tomcat-locate-java.sh
+fi
+
+CATALINA_PID={tomcat_base}/temp/tomcat.pid
+JAVA_OPTS="-server -Xms128m -Xmx256m -Djava.awt.headless=true -Dsakai.home={sakai_home}"
+
+# JMX for JConsole on port 9000 only: the registry and the RMI server share the port, and the
+# server advertises this node's own address, looked up now so that one file serves every node.
+# Only for start/run: catalina.sh also applies JAVA_OPTS to `stop`, whose JVM would then fail
+# to bind 9000 (held by the running Tomcat) and never deliver the shutdown.
+case "$1" in
+  start|run)
+    node_address=$(hostname -i | cut -d' ' -f1)
+    case "$node_address" in 127.*|::1|"") node_address=$(hostname -I | cut -d' ' -f1) ;; esac
+    JAVA_OPTS="$JAVA_OPTS -Dcom.sun.management.jmxremote \\
+      -Dcom.sun.management.jmxremote.port=9000 -Dcom.sun.management.jmxremote.rmi.port=9000 \\
+      -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false \\
+      -Djava.rmi.server.hostname=$node_address"
+    ;;
+esac
+"""
+
+HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
+
+
+def write_config(dest: Path, *, db_host: str, db_password: str) -> None:
+    """Write sakai.properties (mode 0600), local.properties and setenv.sh into `dest`."""
+    if not HOST.fullmatch(db_host or ""):
+        raise ValueError(f"db_host {db_host!r} is not a host name or address; pass e.g. 'caje'")
+    if not db_password:
+        raise ValueError("db_password is empty; pass the lab's generated database password")
+    dest.mkdir(parents=True, exist_ok=True)
+    props = dest / "sakai.properties"
+    props.touch(mode=0o600)
+    props.chmod(0o600)  # touch keeps the mode of an existing file
+    # join_key_value escapes what Java's Properties.load would misread (\\, #, !, leading spaces).
+    password_line = javaproperties.join_key_value("password@javax.sql.BaseDataSource", db_password)
+    props.write_text(
+        SAKAI_PROPERTIES.format(staging=dest, db_host=db_host, password_line=password_line)
+    )
+    (dest / "local.properties").write_text(LOCAL_PROPERTIES)
+    setenv = SETENV_SH.format(tomcat_base=TOMCAT_BASE, sakai_home=SAKAI_HOME)
+    (dest / "setenv.sh").write_text(setenv)
+    (dest / "setenv.sh").chmod(0o755)

@@ -1,0 +1,85 @@
+"""Fixtures of the procedures: the known-issues list, the repository, the db host, secrets, and
+an IRC announcement when a step fails.
+
+The known-issues file is validated when the procedure is collected, so an expired or malformed
+entry stops the run before any host is touched.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from runbooklib.actions import completion, known_issues, notify
+from runbooklib.engine.steps import step_of
+from runbooklib.transcript import transcript
+
+REPO = Path(__file__).resolve().parents[1]
+KNOWN_ISSUES = REPO / "runbook" / "known-issues.yml"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    try:
+        config.stash[_known] = known_issues.load(KNOWN_ISSUES)
+    except known_issues.KnownIssuesError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+_known = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def known(pytestconfig) -> list[known_issues.KnownIssue]:
+    return pytestconfig.stash[_known]
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def db(inventory):
+    return inventory.group("db")[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _db_password_is_secret(inventory):
+    """Whatever reads a config file must never print the DB password: register it for redaction."""
+    value = os.environ.get(inventory.vars.get("db_password_env", ""), "")
+    path = inventory.vars.get("db_password_file")
+    if not value and path and os.path.isfile(os.path.expanduser(path)):
+        value = Path(os.path.expanduser(path)).read_text().strip()
+    transcript.add_secret(value)
+
+
+@pytest.fixture(scope="session")
+def upgrade_done(inventory) -> str:
+    """Why the upgrade is already complete ('' if it is not), judged once before the first step."""
+    return completion.upgrade_complete(inventory)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_to_do(request):
+    """A second run of a completed upgrade changes nothing: its action and manual steps are
+    skipped with the reason; the closing check (u18) still verifies everything."""
+    meta = step_of(request.node)
+    if meta and meta.id.startswith("u") and meta.kind != "check":
+        why = request.getfixturevalue("upgrade_done")
+        if why:
+            pytest.skip(f"upgrade already complete ({why}): nothing to change")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    meta = step_of(item)
+    if meta and report.failed and not transcript.dry_run and "inventory" in item.funcargs:
+        first = str(report.longrepr).strip().splitlines()[-1:] or ["failed"]
+        try:
+            notify.announce(item.funcargs["inventory"], f"step {meta.id} FAILED: {first[0][:300]}")
+        except Exception as exc:  # noqa: BLE001 - the failure itself must reach the report
+            transcript.note(f"could not announce the failure on IRC: {exc}")
+    return report

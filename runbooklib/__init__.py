@@ -1,0 +1,1 @@
+"""The runbook library: the step engine (a pytest plugin), hosts, inventories and actions."""

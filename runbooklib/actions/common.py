@@ -1,0 +1,127 @@
+"""What every action shares: its outcome, writing a file to a host, and the order of the app nodes.
+
+    >>> outcome = Outcome("stubing", "firewall maintenance", changed=True, detail="rules applied")
+    >>> outcome.changed
+    True
+
+Every verb looks first, changes only what differs and returns an `Outcome` saying whether it
+changed anything (Ansible's `changed`), which it also notes in the journal.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shlex
+from dataclasses import dataclass
+
+from runbooklib.inventory import Inventory
+from runbooklib.remote import Host
+from runbooklib.transcript import transcript
+
+# Bytes per `printf` when writing a file through the command line; well below ARG_MAX (2 MiB).
+CHUNK = 64 * 1024
+
+
+class ActionError(Exception):
+    """An action found the host in a state it must not change; the message names the fix."""
+
+
+@dataclass
+class Outcome:
+    host: str
+    what: str
+    changed: bool
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        state = "changed" if self.changed else "unchanged"
+        transcript.note(
+            f"{self.host}: {self.what}: {state}. {self.detail}".strip(), changed=self.changed
+        )
+
+
+def sha256(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def q(value: object) -> str:
+    return shlex.quote(str(value))
+
+
+def put_file(host: Host, path: str, content: bytes | str, mode: str = "0644") -> None:
+    """Write `content` to `path` on the host (atomically: a temporary file, then a rename).
+
+    testinfra has no stdin, so the bytes travel base64-encoded on the command line, in chunks.
+    Never use it for secrets: the command line is visible in the host's process list.
+    """
+    if isinstance(content, str):
+        content = content.encode()
+    encoded = base64.b64encode(content).decode()
+    tmp = f"{path}.runbook-tmp"
+    host.run(f": > {q(tmp)}")
+    for start in range(0, len(encoded), CHUNK):
+        host.run(f"printf %s {q(encoded[start : start + CHUNK])} | base64 -d >> {q(tmp)}")
+    host.run(f"chmod {mode} {q(tmp)} && mv -f {q(tmp)} {q(path)}")
+
+
+def file_sha256(host: Host, path: str) -> str | None:
+    """The file's sha256 on the host, or None when it does not exist."""
+    out = host.probe(f"test -f {q(path)} && sha256sum {q(path)} || true").stdout.split()
+    return out[0] if out else None
+
+
+def app_nodes(inventory: Inventory, group: str = "app") -> list[Host]:
+    """The group's hosts, the head node (`head: true`) first, then the rest in inventory order."""
+    hosts = inventory.group(group)
+    return sorted(hosts, key=lambda h: not h.vars.get("head"))
+
+
+def head_node(inventory: Inventory, group: str = "app") -> Host:
+    nodes = app_nodes(inventory, group)
+    if not nodes or not nodes[0].vars.get("head"):
+        raise ActionError(
+            f"inventory {inventory.name}: mark one host of `{group}` with `head: true`"
+        )
+    return nodes[0]
+
+
+def other_nodes(inventory: Inventory, group: str = "app") -> list[Host]:
+    return app_nodes(inventory, group)[1:]
+
+
+def rolling(hosts: list[Host], action, *, max_failures: int = 0) -> list:
+    """Run `action(host)` on each host in order (Ansible's `serial: 1`); halt once more than
+    `max_failures` hosts failed, so that a bad release never reaches the whole cluster."""
+    results, failures = [], []
+    for host in hosts:
+        try:
+            results.append(action(host))
+        except Exception as exc:  # noqa: BLE001 - collected, then re-raised below with every host
+            failures.append(f"{host.name}: {exc}")
+            if len(failures) > max_failures:
+                raise ActionError("; ".join(failures)) from exc
+    return results
+
+
+def in_parallel(hosts: list[Host], check, workers: int = 8) -> list[str]:
+    """Run a read-only `check(host)` on every host at once; the failures, one line per host.
+
+    Read-only checks do not depend on order, so they need not wait for each other (DESIGN, Scale).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(host: Host) -> str | None:
+        try:
+            check(host)
+        except Exception as exc:  # noqa: BLE001 - reported with the host, never swallowed
+            lines = str(exc).strip().splitlines()
+            return f"{host.name}: {lines[0] if lines else repr(exc)}"
+        return None
+
+    if not hosts:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(hosts))) as pool:
+        return [r for r in pool.map(one, hosts) if r]

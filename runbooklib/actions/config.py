@@ -1,0 +1,314 @@
+"""Sakai's configuration: the AFS staging area, its backup, the nodes' copies, properties keys.
+
+    >>> backup_staging(head)             # staging/* -> config-2-4-0.bak/ + MANIFEST.sha256
+    >>> sync_from_staging(node)          # sakai.properties, local.properties, setenv.sh
+    >>> set_properties(node, {"auto.ddl": "true"})
+    >>> restore_staging(head)            # byte-identical to the backup
+
+Every change records a diff in the journal with password values masked.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import re
+
+import javaproperties
+
+from runbooklib.actions.common import ActionError, Outcome, file_sha256, q
+from runbooklib.remote import Host
+from runbooklib.transcript import REDACTED, transcript, verification
+
+MANIFEST = "MANIFEST.sha256"
+SECRET_KEY = re.compile(r"password|secret", re.IGNORECASE)
+
+
+def targets(vars: dict) -> dict[str, str]:
+    """Staging file name -> where it belongs on an app node."""
+    home = vars["sakai_home"].rstrip("/")
+    return {
+        "sakai.properties": f"{home}/sakai.properties",
+        "local.properties": f"{home}/local.properties",
+        "setenv.sh": f"{vars['tomcat_base']}/bin/setenv.sh",
+    }
+
+
+def mask(text: str) -> str:
+    """The text of a properties file with every password value replaced (diffs, reports)."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        try:
+            pairs = list(javaproperties.loads(line).items())
+        except Exception:  # noqa: BLE001 - a line that is no key=value stays as it is
+            pairs = []
+        if pairs and SECRET_KEY.search(pairs[0][0]) and pairs[0][1]:
+            key = pairs[0][0]
+            out.append(
+                f"{javaproperties.escape(key)}={REDACTED}" + ("\n" if line.endswith("\n") else "")
+            )
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def diff(before: str, after: str, name: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            mask(before).splitlines(keepends=True),
+            mask(after).splitlines(keepends=True),
+            f"{name} (before)",
+            f"{name} (after)",
+        )
+    )
+
+
+def edit_properties(text: str, changes: dict[str, str | None]) -> str:
+    """`text` with keys set (or removed when None), every other line kept as it was."""
+    lines = text.splitlines(keepends=True)
+    replace, append = line_edits(text, changes)
+    out = []
+    for number, line in enumerate(lines, start=1):
+        for (first, last), new in replace.items():
+            if first <= number <= last:
+                if number == first and new is not None:
+                    out.append(new + "\n")
+                break
+        else:
+            out.append(line)
+    if append and out and not out[-1].endswith("\n"):
+        out[-1] += "\n"
+    return "".join(out) + "".join(line + "\n" for line in append)
+
+
+def line_edits(text: str, changes: dict[str, str | None]):
+    """Which physical lines (first, last) to replace by which line (None: drop), what to append."""
+    replace, seen, number = {}, set(), 1
+    for token in javaproperties.parse(io.StringIO(text)):
+        count = token.source.count("\n") + (0 if token.source.endswith("\n") else 1)
+        first, number = number, number + count
+        if isinstance(token, javaproperties.KeyValue) and token.key in changes:
+            value = None if token.key in seen else changes[token.key]
+            seen.add(token.key)
+            replace[(first, first + count - 1)] = (
+                None if value is None else javaproperties.join_key_value(token.key, value)
+            )
+    append = [
+        javaproperties.join_key_value(k, v)
+        for k, v in changes.items()
+        if k not in seen and v is not None
+    ]
+    return replace, append
+
+
+def _awk(replace: dict, append: list[str]) -> str:
+    def lit(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    rules = []
+    for (first, last), new in sorted(replace.items()):
+        body = f"if (NR == {first}) print {lit(new)}; " if new is not None else ""
+        rules.append(f"NR >= {first} && NR <= {last} {{ {body}next }}")
+    rules.append("{ print }")
+    if append:
+        rules.append("END { " + " ".join(f"print {lit(a)};" for a in append) + " }")
+    return "\n".join(rules)
+
+
+def read(host: Host, path: str, missing_ok: bool = False) -> str:
+    """A file's text with password values masked on the host itself: secrets never travel."""
+    masked = (
+        r"s/^([[:space:]]*([^#![:space:]][^=:]*)?(password|secret)[^=:]*[=:][[:space:]]*).+$/\1"
+    )
+    cmd = f"sed -E {q(masked + REDACTED + '/I')} {q(path)}"
+    if missing_ok:
+        cmd = f"if test -e {q(path)}; then {cmd}; fi"
+    return host.probe(cmd).stdout
+
+
+def staging_files(host: Host) -> list[str]:
+    staging = host.vars["staging_config"]
+    out = host.probe(f"find {q(staging)} -maxdepth 1 -type f -printf '%f\\n' | sort").stdout
+    return [n for n in out.split() if n]
+
+
+def backup_staging(host: Host) -> Outcome:
+    """Copy every file of the staging area to `config_backup` with a sha256 manifest."""
+    staging, bak = host.vars["staging_config"], host.vars["config_backup"]
+    if host.probe(f"test -d {q(bak)}", check=False).ok:
+        check = host.probe(f"cd {q(bak)} && sha256sum --quiet -c {MANIFEST}", check=False)
+        if not check.ok:
+            raise ActionError(
+                f"{host}: {bak} exists but does not match its manifest: move it away, then re-run"
+            )
+        return Outcome(host.name, "config backup", False, f"{bak} exists and verifies")
+    names = staging_files(host)
+    if not names:
+        raise ActionError(f"{host}: staging area {staging} holds no files")
+    tmp = f"{bak}.part"
+    files = " ".join(q(n) for n in names)
+    host.run(
+        f"rm -rf {q(tmp)} && mkdir -p {q(tmp)} && cd {q(staging)} && cp -p {files} {q(tmp)}/ && "
+        f"cd {q(tmp)} && sha256sum {files} > {MANIFEST} && mv {q(tmp)} {q(bak)}"
+    )
+    manifest = host.probe(f"cat {q(bak)}/{MANIFEST}", check=False).stdout
+    transcript.artifact("config-backup", f"{host}:{bak}", manifest=manifest)
+    return Outcome(host.name, "config backup", True, f"{len(names)} files to {bak}")
+
+
+def backup_manifest(host: Host) -> dict[str, str]:
+    """File name -> sha256 in the backup's manifest."""
+    out = read(host, f"{host.vars['config_backup']}/{MANIFEST}")
+    return {line.split()[1]: line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def sync_from_staging(host: Host, staging: str | None = None) -> Outcome:
+    """Copy the staging area's files to their places on the node, recording each diff."""
+    staging = staging or host.vars["staging_config"]
+    changed = []
+    for name, dest in targets(host.vars).items():
+        src = f"{staging}/{name}"
+        want = file_sha256(host, src)
+        if want is None:
+            raise ActionError(f"{host}: {src} missing from the staging area")
+        if file_sha256(host, dest) == want:
+            continue
+        before = read(host, dest, missing_ok=True)
+        after = read(host, src)
+        # cp onto the existing file keeps its owner and mode; a new file gets the source's.
+        host.run(f"cp {q(src)} {q(dest)}.part && mv -f {q(dest)}.part {q(dest)}")
+        transcript.artifact(
+            "config-diff", f"{host}:{dest}", diff=diff(before, after, name), source=src
+        )
+        changed.append(name)
+    detail = f"updated {', '.join(changed)}" if changed else "equal to the staging area"
+    return Outcome(host.name, "config sync", bool(changed), detail)
+
+
+def set_properties(
+    host: Host, changes: dict[str, str | None], name: str = "sakai.properties"
+) -> Outcome:
+    """Set (or remove, with None) keys of a properties file in sakai home, recording the diff.
+
+    The edit is an awk program run on the node, so the file (and its password) never travels.
+    """
+    secret = [k for k in changes if SECRET_KEY.search(k)]
+    if secret:
+        raise ActionError(f"refusing to set {secret[0]} by the runbook: put it in the staging area")
+    path = targets(host.vars)[name]
+    before = read(host, path)
+    replace, append = line_edits(before, changes)
+    after = edit_properties(before, changes)
+    if after == before:
+        return Outcome(host.name, f"edit {name}", False, f"{', '.join(changes)} already set")
+    host.run(
+        f"awk {q(_awk(replace, append))} {q(path)} > {q(path)}.part && "
+        f"cat {q(path)}.part > {q(path)} && rm -f {q(path)}.part"
+    )
+    transcript.artifact("config-diff", f"{host}:{path}", diff=diff(before, after, name))
+    if not transcript.dry_run:
+        now = javaproperties.loads(read(host, path))
+        for key, value in changes.items():
+            if now.get(key) != value:
+                raise ActionError(f"{host}: {path} has {key}={now.get(key)!r} after the edit")
+    return Outcome(
+        host.name, f"edit {name}", True, ", ".join(f"{k}={v}" for k, v in changes.items())
+    )
+
+
+def properties(host: Host, name: str = "sakai.properties", where: str = "node") -> dict[str, str]:
+    path = targets(host.vars)[name] if where == "node" else f"{host.vars['staging_config']}/{name}"
+    return javaproperties.loads(read(host, path))
+
+
+def restore_staging(host: Host) -> Outcome:
+    """Put the backup's files back into the staging area, byte-identical (checked by sha256)."""
+    staging, bak = host.vars["staging_config"], host.vars["config_backup"]
+    host.probe(f"cd {q(bak)} && sha256sum --quiet -c {MANIFEST}")
+    manifest = backup_manifest(host)
+    changed = []
+    for name, digest in manifest.items():
+        if file_sha256(host, f"{staging}/{name}") == digest:
+            continue
+        before = read(host, f"{staging}/{name}", missing_ok=True)
+        after = read(host, f"{bak}/{name}")
+        host.run(f"cp -p {q(bak)}/{q(name)} {q(staging)}/{q(name)}")
+        transcript.artifact(
+            "config-diff", f"{host}:{staging}/{name}", diff=diff(before, after, name)
+        )
+        changed.append(name)
+    detail = f"restored {', '.join(changed)}" if changed else "staging equals the backup"
+    return Outcome(host.name, "config restore", bool(changed), detail)
+
+
+@verification
+def assert_backup_matches(host: Host) -> None:
+    """The backup verifies against its manifest and holds every file of the 2.4.0 staging area."""
+    bak = host.vars["config_backup"]
+    host.probe(f"cd {q(bak)} && sha256sum --quiet -c {MANIFEST}")
+    names = set(backup_manifest(host))
+    assert set(targets(host.vars)) <= names, (
+        f"{host}: {bak} lacks {set(targets(host.vars)) - names}"
+    )
+
+
+@verification
+def assert_node_equals(
+    host: Host, source: str | None = None, only: list[str] | None = None
+) -> None:
+    """Each config file on the node is byte-identical to the staging area's (or `source`'s)."""
+    source = source or host.vars["staging_config"]
+    for name, dest in targets(host.vars).items():
+        if only and name not in only:
+            continue
+        want, have = file_sha256(host, f"{source}/{name}"), file_sha256(host, dest)
+        assert want and have == want, f"{host}: {dest} differs from {source}/{name}"
+
+
+@verification
+def assert_staging_equals_backup(host: Host) -> None:
+    staging = host.vars["staging_config"]
+    for name, digest in backup_manifest(host).items():
+        assert file_sha256(host, f"{staging}/{name}") == digest, f"{host}: {staging}/{name} differs"
+
+
+@verification
+def assert_property(host: Host, key: str, value: str) -> None:
+    got = properties(host).get(key)
+    assert got == value, f"{host}: sakai.properties {key}={got!r}, expected {value!r}"
+
+
+# What 2.4.1 needs from the staging area before a node may start (seed, 09:35).
+REQUIRED_KEYS = (
+    "url@javax.sql.BaseDataSource",
+    "username@javax.sql.BaseDataSource",
+    "password@javax.sql.BaseDataSource",
+    "auto.ddl",
+)
+
+
+def staging_problems(host: Host) -> list[str]:
+    """What keeps the staging area from serving 2.4.1: missing files, keys, JMX options."""
+    staging, problems = host.vars["staging_config"], []
+    names = set(staging_files(host))
+    problems += [f"{staging}/{n} missing" for n in targets(host.vars) if n not in names]
+    if "sakai.properties" in names:
+        props = properties(host, where="staging")
+        problems += [f"sakai.properties lacks {k}" for k in REQUIRED_KEYS if not props.get(k)]
+    if "setenv.sh" in names:
+        setenv = read(host, f"{staging}/setenv.sh")
+        port = host.vars["jmx_port"]
+        for opt in (
+            f"jmxremote.port={port}",
+            f"jmxremote.rmi.port={port}",
+            "java.rmi.server.hostname",
+        ):
+            if opt not in setenv:
+                problems.append(f"setenv.sh: JAVA_OPTS lack -Dcom.sun.management.{opt}")
+    return problems
+
+
+@verification
+def assert_staging_ready(host: Host) -> None:
+    problems = staging_problems(host)
+    assert not problems, f"{host}: staging area not ready: {'; '.join(problems)}"

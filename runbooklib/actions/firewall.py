@@ -1,0 +1,256 @@
+"""The app nodes' firewall in the window: maintenance mode and public mode, in chains of our own.
+
+    >>> apply(host, "maintenance")     # 8443: allow-list only, everyone else -> maintenance page
+    Outcome(host='stubing', what='firewall maintenance', changed=True, ...)
+    >>> apply(host, "public")          # 8443 open to all; 9000 stays allow-list only
+    Outcome(host='stubing', what='firewall public', changed=True, ...)
+
+Our rules live in the chains SMARTSITE-IN (filter, jumped to first from INPUT) and SMARTSITE-PRE
+(nat, jumped to from PREROUTING for tcp/8443); rules of others are never touched. A change is
+applied with `iptables-restore --noflush` (atomic per table), after saving the whole ruleset with
+`iptables-save` to a file on the host. Like `iptables-apply`, the host first arms a background job
+that restores the saved ruleset after CONFIRM_SECONDS; only a fresh SSH connection from the operator
+after the change cancels it, so a change that cuts the operator off undoes itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+
+from runbooklib.actions.common import ActionError, Outcome, put_file, q, sha256
+from runbooklib.remote import Host
+from runbooklib.transcript import transcript, verification
+
+FILTER_CHAIN = "SMARTSITE-IN"
+NAT_CHAIN = "SMARTSITE-PRE"
+MODES = ("maintenance", "public")
+# Where the saved rulesets and the rendered ones are kept on each node (one folder per host
+# name, in case several nodes share the filesystem, as the lab's do).
+STATE_DIR = "/var/backups/smartsite-firewall"
+
+
+def state_dir(host: Host) -> str:
+    return f"{STATE_DIR}/{host.name}"
+
+
+# How long the operator has to confirm before the host restores its previous rules by itself.
+CONFIRM_SECONDS = 30
+
+
+class AllowListError(ActionError):
+    pass
+
+
+def allow_list(entries: object, var: str) -> list[str]:
+    """The addresses of an inventory allow-list (`[{address: ..., name: ...}]`), validated.
+
+    >>> allow_list([{"address": "169.237.11.246", "name": "thomas"}], "allow_8443")
+    ['169.237.11.246/32']
+    """
+    if not isinstance(entries, list) or not entries:
+        raise AllowListError(f"inventory: `{var}` must be a non-empty list of {{address, name}}")
+    out = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "address" not in entry or not entry.get("name"):
+            raise AllowListError(f"inventory: `{var}[{i}]` must have `address` and `name`")
+        try:
+            net = ipaddress.ip_network(str(entry["address"]), strict=True)
+        except ValueError:
+            raise AllowListError(
+                f"inventory: `{var}[{i}]` address {entry['address']!r} is not an IPv4 address "
+                "or network: fix it in the inventory"
+            ) from None
+        if net.version != 4:
+            raise AllowListError(
+                f"inventory: `{var}[{i}]` {net} is not IPv4 (iptables, not ip6tables)"
+            )
+        if net.prefixlen == 0:
+            raise AllowListError(f"inventory: `{var}[{i}]` {net} would allow everyone: name hosts")
+        if str(net) not in out:
+            out.append(str(net))
+    return out
+
+
+def render(mode: str, vars: dict) -> dict[str, list[str]]:
+    """The rules of our chains for `mode`, per table, in `iptables -S` form (so they compare
+    with what the host reports)."""
+    if mode not in MODES:
+        raise ActionError(f"firewall mode {mode!r} unknown: use one of {', '.join(MODES)}")
+    ssh, https = int(vars["ssh_port"]), int(vars["https_port"])
+    jmx, page = int(vars["jmx_port"]), int(vars["maintenance_port"])
+    allow_https = allow_list(vars.get("allow_8443"), "allow_8443")
+    allow_jmx = allow_list(vars.get("allow_9000"), "allow_9000")
+    if ssh in (https, jmx, page):
+        raise ActionError(f"inventory: ssh_port {ssh} collides with a port the firewall closes")
+    c = FILTER_CHAIN
+    filt = [
+        # The operator's way in is never closed, whatever follows.
+        f"-A {c} -p tcp -m tcp --dport {ssh} -j ACCEPT",
+        f"-A {c} -i lo -j ACCEPT",
+    ]
+    filt += [f"-A {c} -s {a} -p tcp -m tcp --dport {jmx} -j ACCEPT" for a in allow_jmx]
+    # REJECT with a reset answers at once (a DROP leaves a JMX client hanging); needs -p tcp.
+    filt.append(f"-A {c} -p tcp -m tcp --dport {jmx} -j REJECT --reject-with tcp-reset")
+    nat: list[str] = []
+    if mode == "maintenance":
+        filt += [f"-A {c} -s {a} -p tcp -m tcp --dport {https} -j ACCEPT" for a in allow_https]
+        # Only what slips past the redirect (e.g. traffic that skipped PREROUTING) lands here.
+        filt.append(f"-A {c} -p tcp -m tcp --dport {https} -j REJECT --reject-with tcp-reset")
+        nat += [f"-A {NAT_CHAIN} -s {a} -j RETURN" for a in allow_https]
+        nat.append(f"-A {NAT_CHAIN} -p tcp -j REDIRECT --to-ports {page}")
+    return {"filter": filt, "nat": nat}
+
+
+def hooks(vars: dict) -> dict[str, tuple[str, str]]:
+    """Per table: the built-in chain and the rule that jumps into our chain."""
+    https = int(vars["https_port"])
+    return {
+        "filter": ("INPUT", f"-A INPUT -j {FILTER_CHAIN}"),
+        "nat": ("PREROUTING", f"-A PREROUTING -p tcp -m tcp --dport {https} -j {NAT_CHAIN}"),
+    }
+
+
+def restore_text(table: str, rules: list[str], hook: str | None) -> str:
+    """An `iptables-restore --noflush` input for one table: declaring our chain flushes it."""
+    chain = FILTER_CHAIN if table == "filter" else NAT_CHAIN
+    lines = [f"*{table}", f":{chain} - [0:0]", *rules]
+    if hook:
+        # Inserted first in the built-in chain, so that nobody's earlier ACCEPT bypasses us.
+        lines.append(hook.replace("-A ", "-I ", 1).replace(" -", " 1 -", 1))
+    return "\n".join([*lines, "COMMIT", ""])
+
+
+def current(host: Host, vars: dict) -> dict[str, dict]:
+    """What the host has now: our chains' rules and whether the hooks exist, per table."""
+    state = {}
+    for table, (_builtin, hook) in hooks(vars).items():
+        chain = FILTER_CHAIN if table == "filter" else NAT_CHAIN
+        out = host.probe(f"iptables -w 5 -t {table} -S", timeout=20).stdout.splitlines()
+        state[table] = {
+            "exists": f"-N {chain}" in out,
+            "rules": [line for line in out if line.startswith(f"-A {chain} ")],
+            "hooked": out.count(hook),
+        }
+    return state
+
+
+def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> Outcome:
+    """Put the node's firewall in `mode`; look first, and guard the change with a rollback."""
+    vars = host.vars
+    wanted = render(mode, vars)
+    now = current(host, vars)
+    scripts = {}
+    for table, rules in wanted.items():
+        have = now[table]
+        if have["exists"] and have["rules"] == rules and have["hooked"] == 1:
+            continue
+        if have["hooked"] > 1:
+            raise ActionError(
+                f"{host}: {have['hooked']} jumps to our {table} chain: delete the extra ones"
+            )
+        hook = None if have["hooked"] else hooks(vars)[table][1]
+        scripts[table] = restore_text(table, rules, hook)
+    if not scripts:
+        return Outcome(host.name, f"firewall {mode}", False, "rules already in place")
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    sdir = state_dir(host)
+    saved = f"{sdir}/iptables-before-{mode}-{stamp}.rules"
+    host.run(f"mkdir -p {sdir} && chmod 700 {STATE_DIR} {sdir}")
+    # iptables-save omits a table nobody has used yet (nf_tables); an empty section for it makes
+    # the rollback empty that table again instead of leaving our rules in it.
+    host.run(
+        f"iptables-save > {q(saved)} && for t in filter nat; do "
+        f"grep -q \"^\\*$t\" {q(saved)} || printf '*%s\\nCOMMIT\\n' $t >> {q(saved)}; done"
+    )
+    saved_sum = host.run(f"sha256sum {q(saved)}").stdout.split()[0:1]
+    transcript.artifact("firewall-backup", f"{host}:{saved}", sha256=(saved_sum or [""])[0])
+
+    for table in ("filter", "nat"):  # filter first: 9000 is closed before the redirect starts
+        if table not in scripts:
+            continue
+        path = f"{sdir}/smartsite-{mode}-{table}-{stamp}.rules"
+        put_file(host, path, scripts[table], mode="0600")
+        host.run(f"iptables-restore -w 5 --test --noflush < {q(path)}", timeout=20)
+        transcript.artifact("firewall-rules", f"{host}:{path}", sha256=sha256(scripts[table]))
+    _guarded(
+        host,
+        saved,
+        [f"{sdir}/smartsite-{mode}-{t}-{stamp}.rules" for t in scripts],
+        confirm_seconds,
+    )
+    return Outcome(
+        host.name, f"firewall {mode}", True, f"tables {', '.join(scripts)}; saved {saved}"
+    )
+
+
+def _guarded(host: Host, saved: str, files: list[str], confirm_seconds: int) -> None:
+    """Apply `files` with a dead man's switch, then confirm from the operator's side."""
+    pidfile = f"{state_dir(host)}/rollback.pid"
+    rollback = (
+        f"echo $$ > {pidfile}; sleep {int(confirm_seconds)}; "
+        f"iptables-restore -w 5 < {q(saved)}; rm -f {pidfile}"
+    )
+    # setsid: the job outlives this SSH session and the `timeout` wrapper around it.
+    host.run(
+        f"rm -f {pidfile}; setsid -f sh -c {q(rollback)} </dev/null >/dev/null 2>&1; "
+        f"for i in 1 2 3 4 5 6 7 8 9 10; do test -s {pidfile} && exit 0; sleep 0.1; done; exit 1"
+    )
+    try:
+        host.run(
+            " && ".join(f"iptables-restore -w 5 --noflush < {q(f)}" for f in files), timeout=20
+        )
+    except Exception:
+        host.run(f"iptables-restore -w 5 < {q(saved)}", timeout=20, check=False)
+        _cancel(host, pidfile, check=False)
+        raise
+    if transcript.dry_run:
+        return
+    # Confirmation = a new TCP connection to sshd through the new rules, then a command over SSH.
+    if not _tcp_open(host.address, int(host.vars["ssh_port"]), timeout=5):
+        raise ActionError(
+            f"{host}: ssh port unreachable after the change; the host restores {saved} "
+            f"within {confirm_seconds}s by itself"
+        )
+    _cancel(host, pidfile)
+
+
+def _cancel(host: Host, pidfile: str, check: bool = True) -> None:
+    """Stop the armed rollback. The job leads its own process group (setsid): kill the group, so
+    its `sleep` goes too. (dash's kill takes `-PGID`, not `-- -PGID`.)"""
+    out = host.run(
+        f'p=$(cat {pidfile} 2>/dev/null); [ -n "$p" ] || exit 3; kill -TERM -"$p" || exit 4; '
+        f"rm -f {pidfile}",
+        check=False,
+    )
+    if check and out.rc and not out.dry_run:
+        raise ActionError(
+            f"{host}: the firewall rollback had already run (rc {out.rc}): the change is undone; "
+            "check the operator's connection and apply again"
+        )
+
+
+def _tcp_open(address: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@verification
+def assert_mode(host: Host, mode: str) -> None:
+    """Our chains on the host hold exactly the rules of `mode`, and are hooked once."""
+    wanted, now = render(mode, host.vars), current(host, host.vars)
+    for table, rules in wanted.items():
+        assert now[table]["hooked"] == 1, f"{host}: {table} chain not hooked exactly once"
+        assert now[table]["rules"] == rules, (
+            f"{host}: {table} rules differ from {mode} mode: {now[table]['rules']}"
+        )
+    assert not rollback_armed(host), f"{host}: a firewall rollback is still armed"
+
+
+def rollback_armed(host: Host) -> bool:
+    return host.probe(f"test -s {state_dir(host)}/rollback.pid", check=False).ok

@@ -1,0 +1,91 @@
+"""Telling people: mail (smtplib) and the team's IRC channel (the `irc` package).
+
+    >>> mail(inventory, "SmartSite: ready to switch iptables", "All tests passed ...")
+    >>> announce(inventory, "SmartSite maintenance window open")
+
+In a dry run nothing is sent; the record says what would have been.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from email.message import EmailMessage
+
+import irc.client
+
+from runbooklib.actions.common import ActionError
+from runbooklib.inventory import Inventory
+from runbooklib.transcript import transcript
+
+TIMEOUT = 15
+
+
+def mail(inventory: Inventory, subject: str, body: str, to: list[str] | None = None) -> str:
+    cfg = inventory.vars["mail"]
+    msg = EmailMessage()
+    msg["From"], msg["To"] = cfg["sender"], ", ".join(to or cfg["to"])
+    msg["Subject"] = subject
+    msg.set_content(body)
+    if transcript.dry_run:
+        transcript.note(f"would mail {msg['To']}: {subject}")
+        return ""
+    with smtplib.SMTP(cfg["smtp_host"], int(cfg.get("smtp_port", 25)), timeout=TIMEOUT) as smtp:
+        smtp.send_message(msg)
+    transcript.artifact("mail", f"smtp://{cfg['smtp_host']}", to=msg["To"], subject=subject)
+    return msg["To"]
+
+
+def announce(inventory: Inventory, text: str) -> None:
+    """Say `text` in the chat channel: connect, wait for the welcome, join, say it, quit."""
+    cfg = inventory.vars["chat"]
+    if transcript.dry_run:
+        transcript.note(f"would say in {cfg['channel']}: {text}")
+        return
+    state = {"welcome": False, "joined": False, "error": ""}
+    reactor = irc.client.Reactor()
+    nick = cfg["nick"]
+
+    def on_welcome(conn, event):
+        state["welcome"] = True
+        conn.join(cfg["channel"])
+
+    def on_join(conn, event):
+        if irc.client.NickMask(event.source).nick == conn.get_nickname():
+            state["joined"] = True
+
+    def on_nick_in_use(conn, event):
+        # Another run (or a stale connection) holds the nick: take a numbered one.
+        conn.nick(f"{nick}{int(time.time()) % 1000}")
+
+    def on_error(conn, event):
+        state["error"] = " ".join(str(a) for a in event.arguments) or event.type
+
+    reactor.add_global_handler("welcome", on_welcome)
+    reactor.add_global_handler("join", on_join)
+    reactor.add_global_handler("nicknameinuse", on_nick_in_use)
+    for kind in ("error", "bannedfromchan", "inviteonlychan", "channelisfull", "badchannelkey"):
+        reactor.add_global_handler(kind, on_error)
+    try:
+        conn = reactor.server().connect(cfg["server"], int(cfg.get("port", 6667)), nick)
+    except irc.client.ServerConnectionError as exc:
+        raise ActionError(
+            f"IRC {cfg['server']}:{cfg.get('port', 6667)}: cannot connect: {exc}"
+        ) from None
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while not state["joined"] and not state["error"] and time.monotonic() < deadline:
+            reactor.process_once(0.2)
+        if not state["joined"]:
+            why = state["error"] or f"not joined {cfg['channel']} within {TIMEOUT}s"
+            raise ActionError(f"IRC {cfg['server']}: {why}")
+        conn.privmsg(cfg["channel"], text)
+        conn.quit("runbook done")
+        # Let the server read the message before the socket closes.
+        end = time.monotonic() + 1
+        while conn.is_connected() and time.monotonic() < end:
+            reactor.process_once(0.1)
+    finally:
+        if conn.is_connected():
+            conn.close()
+    transcript.artifact("irc", f"irc://{cfg['server']}/{cfg['channel']}", text=text)

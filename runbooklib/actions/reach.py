@@ -1,0 +1,150 @@
+"""Reachability as the clients see it: curl, nmap and a JMX client run on the vantage hosts.
+
+    >>> https_from(public, node).status
+    503                                  # the maintenance page, during the window
+    >>> jmx_from(adminws1, node)
+    True
+
+Reading iptables rules proves what we wrote; these probes prove what a client gets. They only
+read (Host.probe), so they run in a dry run too. Which vantage host should get what follows from
+the inventory's allow-lists, never from names in code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runbooklib.actions.common import q
+from runbooklib.actions.http import parse_health
+from runbooklib.inventory import Inventory
+from runbooklib.remote import Host
+from runbooklib.transcript import verification
+
+JMX_PROBE = "/var/lib/smartsite-lab/tools/JmxProbe.java"
+
+
+@dataclass
+class Answer:
+    status: int  # 0: no HTTP answer at all (refused, reset, timed out)
+    body: str
+    retry_after: str = ""
+
+    @property
+    def maintenance(self) -> bool:
+        return self.status == 503
+
+    @property
+    def version(self) -> str:
+        return parse_health(self.body).get("version", "") if self.status == 200 else ""
+
+
+def vantage(inventory: Inventory, group: str) -> list[Host]:
+    return inventory.group(group) if group in inventory.groups else []
+
+
+def allowed(host: Host, var: str) -> bool:
+    """Is this vantage host on the inventory's allow-list `var` (allow_8443, allow_9000)?"""
+    return any(str(e["address"]).split("/")[0] == host.address for e in host.vars.get(var) or [])
+
+
+def https_from(client: Host, node: Host, path: str = "/portal/health") -> Answer:
+    ca = node.vars.get("ca_bundle")
+    cacert = f"--cacert {q(ca)}" if ca else ""
+    url = f"https://{node.address}:{node.vars['https_port']}{path}"
+    out = client.probe(
+        f"curl -sS --max-time 10 {cacert} -D /dev/stderr -w '\\n%{{http_code}}' {q(url)} || true",
+        timeout=30,
+    )
+    body, _, code = out.stdout.rpartition("\n")
+    retry = next(
+        (
+            h.split(":", 1)[1].strip()
+            for h in out.stderr.splitlines()
+            if h.lower().startswith("retry-after:")
+        ),
+        "",
+    )
+    try:
+        status = int(code.strip() or 0)
+    except ValueError:
+        status = 0
+    return Answer(status, body, retry)
+
+
+def port_state(client: Host, node: Host, port: int) -> str:
+    """nmap's view of one TCP port from the client: open, closed, filtered."""
+    out = client.probe(
+        f"nmap -Pn -n -p {int(port)} --max-retries 1 --host-timeout 20s -oG - {q(node.address)}",
+        timeout=40,
+    ).stdout
+    for line in out.splitlines():
+        if "Ports:" in line:
+            return line.split("Ports:", 1)[1].strip().split("/")[1]
+    return "unknown"
+
+
+def jmx_from(client: Host, node: Host) -> bool:
+    """Can a JMX client on `client` read Catalina's serverInfo over port 9000 of `node`?"""
+    probe = node.vars.get("jmx_probe", JMX_PROBE)
+    out = client.probe(
+        f"java {q(probe)} {q(node.address)} {int(node.vars['jmx_port'])}", timeout=60, check=False
+    )
+    return out.ok and "Tomcat" in out.stdout
+
+
+def clients(inventory: Inventory, var: str | None = None, on: bool = True) -> list[Host]:
+    """Vantage hosts, optionally only those on (or off) the allow-list `var`."""
+    hosts = vantage(inventory, "vantage")
+    return hosts if var is None else [h for h in hosts if allowed(h, var) == on]
+
+
+@verification
+def assert_outage_page(inventory: Inventory, nodes: list[Host]) -> None:
+    """Clients off the 8443 allow-list get the maintenance page (503, Retry-After) on 8443."""
+    for client in clients(inventory, "allow_8443", on=False):
+        for node in nodes:
+            got = https_from(client, node)
+            assert got.maintenance and got.retry_after, (
+                f"{client} gets {got.status} from {node}:8443, not the maintenance page"
+            )
+
+
+@verification
+def assert_admins_reach_app(inventory: Inventory, nodes: list[Host]) -> None:
+    """Allow-listed clients get the real application on 8443 (its health page with a version)."""
+    admins = clients(inventory, "allow_8443")
+    assert admins, f"inventory {inventory.name}: no vantage host on allow_8443 to prove it"
+    for client in admins:
+        for node in nodes:
+            got = https_from(client, node)
+            assert got.status == 200 and got.version, (
+                f"{client} (allow-listed) gets {got.status} from {node}:8443, not the app"
+            )
+
+
+@verification
+def assert_jmx_allow_list(inventory: Inventory, nodes: list[Host], heads: list[Host]) -> None:
+    """JMX on 9000: usable from the allow-list on the head node(s), closed to everyone else."""
+    for client in clients(inventory):
+        for node in nodes:
+            port = int(node.vars["jmx_port"])
+            if allowed(client, "allow_9000"):
+                if node in heads:
+                    assert jmx_from(client, node), (
+                        f"{client} (on allow_9000) has no JMX on {node}:{port}"
+                    )
+            else:
+                state = port_state(client, node, port)
+                assert state != "open", f"{client} (not on allow_9000) finds {node}:{port} {state}"
+
+
+@verification
+def assert_public_app(inventory: Inventory, nodes: list[Host], version: str) -> None:
+    """After the window: every client gets `version` on 8443; 9000 still closed to the public."""
+    for client in clients(inventory):
+        for node in nodes:
+            got = https_from(client, node)
+            assert got.status == 200 and got.version == version, (
+                f"{client} gets {got.status} {got.version!r} from {node}:8443, expected {version}"
+            )
+    assert_jmx_allow_list(inventory, nodes, nodes[:1])

@@ -1,0 +1,142 @@
+"""Sakai releases on an app node: svn checkout of a tag, ant build and deploy, fallback snapshots.
+
+    >>> checkout(head, "sakai_2-4-x-prod-003")    # svn co <svn_url>/<tag> <src_dir>/<tag>
+    >>> deploy(head, "sakai_2-4-x-prod-003")      # snapshot the running release, then ant deploy
+    >>> install_snapshot(node, "sakai-core-2-4-x-prod-002")
+
+What is deployed is told by `<tomcat_base>/sakai-release.properties` (`release.tag`,
+`release.version`), which the build's deploy target writes. A snapshot is a tarball of what a
+deploy puts into Tomcat (webapps/ and the release marker), kept in `releases_dir`.
+"""
+
+from __future__ import annotations
+
+import javaproperties
+
+from runbooklib.actions.common import ActionError, Outcome, q
+from runbooklib.remote import Host
+from runbooklib.transcript import transcript, verification
+
+MARKER = "sakai-release.properties"
+# What `ant deploy` writes into CATALINA_BASE, hence what a snapshot must hold to undo it.
+DEPLOYED = ("webapps", MARKER)
+
+
+def snapshot_name(tag: str) -> str:
+    """The seed's name for a kept release: sakai_2-4-x-prod-002 -> sakai-core-2-4-x-prod-002."""
+    return "sakai-core-" + tag.removeprefix("sakai_")
+
+
+def deployed(host: Host) -> dict[str, str]:
+    """The release marker of the node (empty when nothing is deployed)."""
+    out = host.probe(f"cat {q(host.vars['tomcat_base'])}/{MARKER} 2>/dev/null || true").stdout
+    return javaproperties.loads(out) if out.strip() else {}
+
+
+def tag_exists(host: Host, tag: str) -> bool:
+    url = f"{host.vars['svn_url']}/{tag}"
+    return host.probe(f"svn info --non-interactive {q(url)} >/dev/null", check=False, timeout=60).ok
+
+
+def checkout(host: Host, tag: str) -> Outcome:
+    """`svn co <svn_url>/<tag>` into `<src_dir>/<tag>`; a complete checkout of that URL is kept."""
+    url, dest = f"{host.vars['svn_url']}/{tag}", f"{host.vars['src_dir']}/{tag}"
+    have = host.probe(
+        f"svn info --non-interactive --show-item url {q(dest)} 2>/dev/null || true"
+    ).stdout.strip()
+    if have == url:
+        # A tag never moves; an interrupted checkout never got its final name (see `.part`).
+        return Outcome(host.name, f"checkout {tag}", False, f"{dest} is a checkout of {url}")
+    if have:
+        raise ActionError(f"{host}: {dest} is a checkout of {have}, not {url}: move it away")
+    host.run(
+        f"mkdir -p {q(host.vars['src_dir'])} && rm -rf {q(dest)}.part && "
+        f"svn co --non-interactive --quiet {q(url)} {q(dest)}.part && mv {q(dest)}.part {q(dest)}",
+        timeout=900,
+    )
+    rev = host.probe(f"svn info --show-item revision {q(dest)}", check=False).stdout.strip()
+    transcript.artifact("checkout", f"{host}:{dest}", url=url, revision=rev)
+    return Outcome(host.name, f"checkout {tag}", True, f"{url} r{rev} in {dest}")
+
+
+def snapshot(host: Host) -> Outcome:
+    """Keep what is deployed now as `<releases_dir>/<snapshot name>.tar.gz` (with its sha256)."""
+    current = deployed(host)
+    if not current.get("release.tag"):
+        raise ActionError(f"{host}: no {MARKER} in {host.vars['tomcat_base']}: nothing to keep")
+    name = snapshot_name(current["release.tag"])
+    rel, base = host.vars["releases_dir"], host.vars["tomcat_base"]
+    tar = f"{rel}/{name}.tar.gz"
+    if host.probe(
+        f"test -f {q(tar)} && cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256", check=False
+    ).ok:
+        return Outcome(host.name, f"snapshot {name}", False, f"{tar} kept earlier")
+    host.run(
+        f"mkdir -p {q(rel)} && cd {q(base)} && tar -czf {q(tar)}.part {' '.join(DEPLOYED)} && "
+        f"mv {q(tar)}.part {q(tar)} && cd {q(rel)} && "
+        f"sha256sum {q(name)}.tar.gz > {q(name)}.sha256",
+        timeout=600,
+    )
+    digest = host.probe(f"cat {q(rel)}/{q(name)}.sha256", check=False).stdout.split()[:1]
+    transcript.artifact(
+        "release-snapshot", f"{host}:{tar}", sha256=(digest or [""])[0], tag=current["release.tag"]
+    )
+    return Outcome(host.name, f"snapshot {name}", True, str(tar))
+
+
+def deploy(host: Host, tag: str) -> Outcome:
+    """Keep the running release as a snapshot, then `ant clean build deploy` the checkout of `tag`.
+
+    Tomcat must be stopped (the deploy replaces the webapp under it).
+    """
+    if deployed(host).get("release.tag") == tag:
+        return Outcome(host.name, f"deploy {tag}", False, f"{tag} is deployed")
+    src = f"{host.vars['src_dir']}/{tag}"
+    if not host.probe(f"test -f {q(src)}/build.xml", check=False).ok and not transcript.dry_run:
+        raise ActionError(f"{host}: no checkout of {tag} in {src}: run the checkout step first")
+    snapshot(host)
+    base = host.vars["tomcat_base"]
+    host.run(
+        f"cd {q(src)} && ant -noinput -quiet clean build deploy -Dtomcat.home={q(base)}",
+        timeout=900,
+    )
+    now = deployed(host)
+    if not transcript.dry_run and now.get("release.tag") != tag:
+        raise ActionError(f"{host}: after the deploy {MARKER} says {now.get('release.tag')!r}")
+    transcript.artifact("deploy", f"{host}:{base}", tag=tag, version=now.get("release.version", ""))
+    return Outcome(host.name, f"deploy {tag}", True, f"{tag} ({now.get('release.version', '?')})")
+
+
+def install_snapshot(host: Host, name: str) -> Outcome:
+    """Replace what is deployed by the snapshot `name` (Tomcat stopped)."""
+    rel, base = host.vars["releases_dir"], host.vars["tomcat_base"]
+    tar = f"{rel}/{name}.tar.gz"
+    host.probe(f"cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256")
+    marker = host.probe(f"tar -xzOf {q(tar)} {MARKER}").stdout
+    tag = javaproperties.loads(marker).get("release.tag")
+    if deployed(host).get("release.tag") == tag and snapshot_name(tag) == name:
+        return Outcome(host.name, f"install {name}", False, f"{tag} is deployed")
+    host.run(f"cd {q(base)} && rm -rf {' '.join(DEPLOYED)} && tar -xzf {q(tar)}", timeout=600)
+    transcript.artifact("install-snapshot", f"{host}:{base}", snapshot=tar, tag=tag)
+    return Outcome(host.name, f"install {name}", True, f"{tag} from {tar}")
+
+
+@verification
+def assert_deployed(host: Host, tag: str, version: str) -> None:
+    now = deployed(host)
+    have = (now.get("release.tag"), now.get("release.version"))
+    assert have == (tag, version), f"{host}: deployed {have}, expected {(tag, version)}"
+
+
+@verification
+def assert_checkout(host: Host, tag: str) -> None:
+    dest = f"{host.vars['src_dir']}/{tag}"
+    url = host.probe(f"svn info --show-item url {q(dest)}").stdout.strip()
+    assert url == f"{host.vars['svn_url']}/{tag}", f"{host}: {dest} is a checkout of {url}"
+    assert host.testinfra.file(f"{dest}/build.xml").exists, f"{host}: {dest}/build.xml missing"
+
+
+@verification
+def assert_snapshot(host: Host, name: str) -> None:
+    rel = host.vars["releases_dir"]
+    host.probe(f"cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256")

@@ -1,0 +1,179 @@
+"""Tomcat on an app node: stop, start, and read what this start wrote to catalina.out.
+
+    >>> stop(node)                                   # shutdown.sh, then SIGKILL after a bound
+    >>> start(node, known, start="first")            # startup.sh, wait, scan the new log part
+
+Before starting, the size of catalina.out is kept in `<tomcat_base>/logs/.runbook-start-offset`;
+the scan runs on the node (`tail -c +N | grep`), so only matching lines travel, and it covers only
+what this start wrote. Any ERROR / SEVERE / Exception line fails the start unless a known-issues
+entry that applies to this node and this start allows it; the record lists the allowed lines.
+"""
+
+from __future__ import annotations
+
+from runbooklib.actions import known_issues
+from runbooklib.actions.common import ActionError, Outcome, q
+from runbooklib.remote import Host
+from runbooklib.transcript import transcript, verification
+
+STARTUP_LINE = "Server startup in"
+PROBLEM = r"ERROR|SEVERE|Exception"
+OFFSET_FILE = "logs/.runbook-start-offset"
+# Shown at most when a start fails: enough to diagnose, short enough to read.
+SHOW_LINES = 20
+
+
+def _pidfile(host: Host) -> str:
+    return host.vars.get("catalina_pid") or f"{host.vars['tomcat_base']}/temp/tomcat.pid"
+
+
+def pid(host: Host) -> int | None:
+    """The running Tomcat's pid (from CATALINA_PID, checked against /proc), or None."""
+    pf = _pidfile(host)
+    out = host.probe(
+        f'p=$(cat {q(pf)} 2>/dev/null) && kill -0 "$p" 2>/dev/null && '
+        f"tr '\\0' ' ' < /proc/$p/cmdline | grep -q catalina && echo $p || true"
+    ).stdout.strip()
+    return int(out) if out else None
+
+
+def _env(host: Host) -> str:
+    v = host.vars
+    return f"CATALINA_HOME={q(v['tomcat_home'])} CATALINA_BASE={q(v['tomcat_base'])}"
+
+
+def stop(host: Host, grace: int = 60) -> Outcome:
+    """Graceful shutdown; after `grace` seconds the process is killed (the record says so)."""
+    running = pid(host)
+    if running is None:
+        return Outcome(host.name, "tomcat stop", False, "not running")
+    host.run(
+        f"{_env(host)} {q(host.vars['tomcat_home'])}/bin/shutdown.sh >/dev/null 2>&1",
+        timeout=30,
+        check=False,
+    )
+    out = host.run(
+        f"for i in $(seq {grace}); do "
+        f"kill -0 {running} 2>/dev/null || {{ echo graceful; exit 0; }}; sleep 1; "
+        f"done; kill -9 {running}; sleep 1; echo forced",
+        timeout=grace + 20,
+    ).stdout.strip()
+    host.run(f"rm -f {q(_pidfile(host))}")
+    if out == "forced":
+        transcript.note(f"{host}: Tomcat pid {running} did not stop within {grace}s and was killed")
+    return Outcome(host.name, "tomcat stop", True, f"pid {running} stopped ({out or 'dry run'})")
+
+
+def start(
+    host: Host, known: list[known_issues.KnownIssue], start: str = "any", bound: int = 300
+) -> Outcome:
+    """Start Tomcat, wait for its startup line, then scan what this start wrote.
+
+    Already running: not started again, but the part written since its recorded start is scanned.
+    """
+    base, log = host.vars["tomcat_base"], host.vars["catalina_out"]
+    marker = f"{base}/{OFFSET_FILE}"
+    changed = pid(host) is None
+    if changed:
+        host.run(
+            f"s=$(stat -c %s {q(log)} 2>/dev/null || echo 0); echo $s > {q(marker)} && "
+            f"cd {q(base)} && {_env(host)} {q(host.vars['tomcat_home'])}/bin/startup.sh "
+            "</dev/null >/dev/null 2>&1",
+            timeout=60,
+        )
+    if transcript.dry_run:
+        return Outcome(host.name, "tomcat start", changed, "dry run")
+    _wait_startup(host, marker, log, bound)
+    errors, allowed = scan(host, known, start)
+    transcript.artifact(
+        "catalina-scan",
+        f"{host}:{log}",
+        offset=_offset(host, marker),
+        allowed=[f"{i}: {line}" for i, line in allowed],
+        errors=errors[:SHOW_LINES],
+    )
+    if errors:
+        shown = "\n".join(errors[:SHOW_LINES])
+        raise ActionError(
+            f"{host}: {len(errors)} error line(s) in catalina.out since this start:\n{shown}"
+        )
+    detail = f"clean; {len(allowed)} known-issue line(s) allowed" if allowed else "clean"
+    return Outcome(host.name, "tomcat start", changed, detail)
+
+
+def _offset(host: Host, marker: str) -> int:
+    out = host.probe(f"cat {q(marker)} 2>/dev/null || echo 0").stdout.strip()
+    return int(out or 0)
+
+
+def _since(marker: str, log: str) -> str:
+    """Shell: what catalina.out holds since the recorded offset (from 0 if it was rotated)."""
+    return (
+        f"o=$(cat {q(marker)} 2>/dev/null || echo 0); "
+        f"s=$(stat -c %s {q(log)} 2>/dev/null || echo 0); "
+        f'[ "$s" -lt "$o" ] && o=0; tail -c +$((o + 1)) {q(log)}'
+    )
+
+
+def _wait_startup(host: Host, marker: str, log: str, bound: int) -> None:
+    pf = _pidfile(host)
+    out = host.probe(
+        f"for i in $(seq {bound}); do "
+        f"if {_since(marker, log)} | grep -q {q(STARTUP_LINE)}; then echo up; exit 0; fi; "
+        f'p=$(cat {q(pf)} 2>/dev/null); if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; '
+        f"then echo died; exit 0; fi; sleep 1; done; echo slow",
+        timeout=bound + 30,
+    ).stdout.strip()
+    if out != "up":
+        tail = host.probe(f"{_since(marker, log)} | tail -n {SHOW_LINES}", check=False).stdout
+        why = "exited" if out == "died" else f"did not log '{STARTUP_LINE}' within {bound}s"
+        raise ActionError(f"{host}: Tomcat {why}; catalina.out since this start ends:\n{tail}")
+
+
+def problem_lines(host: Host) -> list[str]:
+    """ERROR/SEVERE/Exception lines catalina.out got since the last start (scanned on the node)."""
+    marker = f"{host.vars['tomcat_base']}/{OFFSET_FILE}"
+    out = host.probe(
+        f"{_since(marker, host.vars['catalina_out'])} | grep -E {q(PROBLEM)} || true"
+    ).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def scan(host: Host, known: list[known_issues.KnownIssue], start: str = "any"):
+    return known_issues.split(
+        problem_lines(host), known, host.name, bool(host.vars.get("head")), start
+    )
+
+
+@verification
+def assert_running(host: Host) -> None:
+    assert pid(host) is not None, f"{host}: Tomcat is not running"
+    port = host.vars["https_port"]
+    assert (
+        host.testinfra.socket(f"tcp://0.0.0.0:{port}").is_listening
+        or host.testinfra.socket(f"tcp://:::{port}").is_listening
+    ), f"{host}: nothing listens on {port}"
+
+
+@verification
+def assert_stopped(host: Host) -> None:
+    assert pid(host) is None, f"{host}: Tomcat still runs"
+
+
+@verification
+def assert_jmx_configured(host: Host) -> None:
+    """The running JVM carries the JMX options of setenv.sh (port 9000, RMI on the same port)."""
+    running = pid(host)
+    assert running, f"{host}: Tomcat is not running"
+    cmdline = host.probe(f"tr '\\0' ' ' < /proc/{running}/cmdline").stdout
+    port = host.vars["jmx_port"]
+    for opt in (f"jmxremote.port={port}", f"jmxremote.rmi.port={port}"):
+        assert opt in cmdline, f"{host}: the JVM runs without -Dcom.sun.management.{opt}"
+
+
+@verification
+def assert_clean_log(host: Host, known: list[known_issues.KnownIssue], start: str = "any") -> None:
+    errors, _ = scan(host, known, start)
+    assert not errors, f"{host}: catalina.out since the last start:\n" + "\n".join(
+        errors[:SHOW_LINES]
+    )

@@ -1,0 +1,12 @@
+"""The step engine: a pytest plugin that runs a procedure as ordered, recorded steps.
+
+from runbooklib.engine import step
+
+@step("u01", at="08:00", owner="Joncarlo", kind="action", hosts="app")
+def test_u01_block_client_access(inventory):
+    '''Prevent any client access to SmartSite via iptables ...'''
+"""
+
+from runbooklib.engine.steps import Step, not_implemented, step
+
+__all__ = ["Step", "not_implemented", "step"]

@@ -1,0 +1,88 @@
+"""Manual steps: a person confirms, at the terminal or beforehand on the command line.
+
+At a terminal the operator types their name (pytest's capture is suspended for the question).
+Unattended, `--operator NAME --approve u15,f07` (or `--approve all`) gives the approvals up front.
+Without either, the step fails cleanly, naming the option that gives it. Who approved which step,
+how and when goes into the journal and the report.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from runbooklib.engine.console import ask
+from runbooklib.engine.run import RUN, Run, now
+from runbooklib.transcript import transcript
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("runbook")
+    group.addoption(
+        "--approve",
+        metavar="ID[,ID...]|all",
+        action="append",
+        default=[],
+        help="approve these manual steps in advance (needs --operator NAME)",
+    )
+
+
+def approved_ids(config: pytest.Config) -> set[str]:
+    return {i.strip() for arg in config.getoption("approve") for i in arg.split(",") if i.strip()}
+
+
+def check_options(config: pytest.Config, run: Run) -> None:
+    """Before anything runs: approvals need a name, and every id must name a selected step."""
+    ids = approved_ids(config)
+    if not ids:
+        return
+    if not config.getoption("operator"):
+        raise pytest.UsageError("--approve needs --operator NAME: who gives the approval")
+    known = {s.id for s in run.steps() if s.step}
+    unknown = sorted(ids - known - {"all"})
+    if unknown:
+        manual = ",".join(s.id for s in run.steps() if s.step and s.step.kind == "manual")
+        raise pytest.UsageError(
+            f"--approve {','.join(unknown)}: no such step in this run "
+            f"(manual steps here: {manual or 'none'})"
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    run = item.config.stash.get(RUN, None)
+    state = run.states.get(item.nodeid) if run else None
+    if state is None or state.step is None or state.step.kind != "manual":
+        return
+    config, meta = item.config, state.step
+    if transcript.dry_run:
+        transcript.note(f"dry run: {meta.id} would ask {meta.owner} for confirmation")
+        return
+    ids = approved_ids(config)
+    if meta.id in ids or "all" in ids:
+        _record(run, meta.id, config.getoption("operator"), "--approve")
+        return
+    name = ask(
+        config,
+        f"\n{meta.id} ({meta.owner}): {meta.title}\n"
+        "Type your name to confirm it is done (empty to refuse): ",
+    )
+    if name:
+        _record(run, meta.id, name, "typed at the terminal")
+        return
+    how = "was refused at the terminal" if name == "" else "needs a person's confirmation"
+    pytest.fail(
+        f"manual step {meta.id} {how}: confirm it at a terminal, or give "
+        f"--operator NAME --approve {meta.id}",
+        pytrace=False,
+    )
+
+
+def _record(run: Run, step_id: str, operator: str, how: str) -> None:
+    entry = {
+        "step": step_id,
+        "operator": operator,
+        "how": how,
+        "at": now().isoformat("T", "seconds"),
+    }
+    run.approvals.append(entry)
+    transcript.emit("approval", **entry)

@@ -1,0 +1,50 @@
+"""--dry-run: action steps record the commands they would run, on which host, and run none.
+
+`remote.Host.run(..., changes=True)` only records while `transcript.dry_run` is set; read-only
+probes and check steps still run (and so still need the hosts to answer).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from runbooklib.engine.run import RUN
+from runbooklib.transcript import transcript
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("runbook").addoption(
+        "--dry-run",
+        action="store_true",
+        help="show the commands each action step would run on which host; change nothing",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("dry_run"):
+        transcript.dry_run = True
+        config.pluginmanager.register(DryRun(), "runbook-dryrun")
+
+
+class DryRun:
+    def pytest_terminal_summary(self, terminalreporter, config: pytest.Config) -> None:
+        run = config.stash.get(RUN, None)
+        if run is None:
+            return
+        tr = terminalreporter
+        tr.write_sep("-", "dry run: commands not run")
+        for line in would_run(run):
+            tr.write_line(line)
+
+    def close(self) -> None:
+        transcript.dry_run = False
+
+
+def would_run(run) -> list[str]:
+    lines = []
+    for state in run.steps():
+        commands = [e for e in state.entries if e["event"] == "command" and e.get("dry_run")]
+        if commands:
+            lines.append(f"{state.id}:")
+            lines += [f"  {e['host']}: {e['command']}" for e in commands]
+    return lines or ["(no action step recorded a command)"]

@@ -1,0 +1,219 @@
+"""The run: the steps this session carries out, against which inventory, and what became of each.
+
+A session that selects no step and nothing under the checks folders is not a run: the engine
+stays out of the way (the project's own `pytest tests/`). One `Run` per session, in config.stash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runbooklib.engine.steps import Step, step_of
+from runbooklib.inventory import Inventory
+from runbooklib.transcript import transcript
+
+RUN = pytest.StashKey["Run"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("runbook")
+    group.addoption(
+        "--operator",
+        metavar="NAME",
+        help="who carries out the run, for the record and for approvals (default: login name)",
+    )
+    group.addoption(
+        "--reports",
+        metavar="DIR",
+        help="folder for the report, JUnit XML and journal (default: ini runbook_reports)",
+    )
+    parser.addini("runbook_reports", "folder for reports and journals", default="reports")
+    parser.addini(
+        "runbook_steps",
+        "folders whose every test must be a @step (a procedure per module)",
+        type="paths",
+        default=[],
+    )
+    parser.addini(
+        "runbook_checks",
+        "folders of the read-only go/no-go suite (procedure `checks`)",
+        type="paths",
+        default=[],
+    )
+
+
+@dataclass
+class StepState:
+    """What became of one selected test in this run."""
+
+    nodeid: str
+    procedure: str
+    # None for an undecorated check in the checks folders.
+    step: Step | None
+    # The plan's time on today's clock (window start + offset); set by the window module.
+    planned: dt.datetime | None = None
+    started: dt.datetime | None = None
+    ended: dt.datetime | None = None
+    # passed, failed, skipped, interrupted (started, never ended), or "not run".
+    outcome: str = "not run"
+    reason: str = ""
+    # --resume: when an earlier run did this step ("HH:MM:SS"); it is not run again.
+    earlier: str | None = None
+    # Command transcript entries, shown as the step's extra in the report.
+    entries: list[dict] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.step.id if self.step else self.nodeid.rsplit("::", 1)[-1]
+
+
+@dataclass
+class Run:
+    # "upgrade", "fallback", "checks", or several joined by "+" when one session runs more.
+    procedure: str
+    inventory: Inventory
+    operator: str
+    # UTC yyyymmddThhmmssZ: names the report, the JUnit file and the journal.
+    stamp: str
+    reports_dir: Path
+    # By nodeid, in run order.
+    states: dict[str, StepState]
+    # Every step collected before -k deselection: the window needs the fallback's length.
+    all_steps: dict[str, list[Step]]
+    current: StepState | None = None
+    # procedure -> id of its failed step: the rest of that procedure is not run.
+    halted_after: dict[str, str] = field(default_factory=dict)
+    # How a production target was confirmed (None: not production).
+    target_confirmed: str | None = None
+    # The window on today's clock (window.Window); set before the first step.
+    window: Any = None
+    # --resume: the journal resumed from, and step id -> "HH:MM:SS" of steps done there.
+    resumed_from: Path | None = None
+    done_earlier: dict[str, str] = field(default_factory=dict)
+    # Where this run's record goes: <reports>/<stamp>-<procedure>-<inventory> + .html/.xml/.jsonl
+    base: Path | None = None
+    # Manual steps approved: {"step", "operator", "how", "at"}.
+    approvals: list[dict] = field(default_factory=list)
+    # "PASSED ...", "HALTED after u05 ...": set when the session ends.
+    verdict: str = "running"
+    # git revision of the runbook, for the record.
+    revision: str = "unknown"
+
+    def steps(self) -> list[StepState]:
+        return list(self.states.values())
+
+    def find(self, step_id: str) -> StepState | None:
+        return next((s for s in self.states.values() if s.id == step_id), None)
+
+
+def _under(path: Path, folders: list[Path]) -> bool:
+    return any(path == f or f in path.parents for f in folders)
+
+
+def procedure_of(config: pytest.Config, item: pytest.Item) -> str | None:
+    """upgrade for runbook/test_upgrade.py; `checks` for the go/no-go suite; None otherwise."""
+    if _under(item.path, config.getini("runbook_checks")):
+        return "checks"
+    if step_of(item) or _under(item.path, config.getini("runbook_steps")):
+        return item.path.stem.removeprefix("test_")
+    return None
+
+
+def reports_dir(config: pytest.Config) -> Path:
+    option = config.getoption("reports")
+    if option:
+        return config.invocation_params.dir / option
+    return config.rootpath / config.getini("runbook_reports")
+
+
+def utc_stamp(now: dt.datetime | None = None) -> str:
+    return (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def new_run(
+    config: pytest.Config, items: list[pytest.Item], all_steps: dict, inv: Inventory
+) -> Run | None:
+    states: dict[str, StepState] = {}
+    for item in items:
+        procedure = procedure_of(config, item)
+        if procedure:
+            states[item.nodeid] = StepState(item.nodeid, procedure, step_of(item))
+    if not states:
+        return None
+    procedures = list(dict.fromkeys(s.procedure for s in states.values()))
+    return Run(
+        procedure="+".join(procedures),
+        inventory=inv,
+        operator=config.getoption("operator") or getpass.getuser(),
+        stamp=utc_stamp(),
+        reports_dir=reports_dir(config),
+        states=states,
+        all_steps=all_steps,
+    )
+
+
+def now() -> dt.datetime:
+    """Local wall-clock time, aware: the window's HH:MM are the site's local times."""
+    return dt.datetime.now().astimezone()
+
+
+def base_path(run: Run) -> Path:
+    """<reports>/<stamp>-<procedure>-<inventory>: a name no earlier run used (never overwrite).
+
+    Runs of one inventory cannot overlap (the lock), so a clash is a run that started within the
+    same second as the previous one: wait for the next second rather than bend the name's form.
+    """
+    run.reports_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(30):
+        base = run.reports_dir / f"{run.stamp}-{run.procedure}-{run.inventory.name}"
+        if not any(base.with_name(base.name + ext).exists() for ext in SUFFIXES):
+            return base
+        time.sleep(0.25)
+        run.stamp = utc_stamp()
+    raise pytest.UsageError(f"{base}.* exist already: the clock does not move? check the date")
+
+
+SUFFIXES = (".html", ".xml", ".jsonl")
+
+
+def verdict(run: Run, exitstatus: int) -> str:
+    """One line for the report header and the journal's end."""
+    states = [s for s in run.steps()]
+    failed = [s.id for s in states if s.outcome == "failed"]
+    interrupted = [s.id for s in states if s.outcome == "interrupted"]
+    not_run = [s.id for s in states if s.outcome == "not run"]
+    prefix = "DRY RUN, nothing changed: " if transcript.dry_run else ""
+    if run.halted_after:
+        text = ", ".join(f"{p} HALTED after {i}" for p, i in run.halted_after.items())
+    elif failed:
+        text = f"FAILED: {', '.join(failed)}"
+    elif interrupted or exitstatus == pytest.ExitCode.INTERRUPTED or not_run:
+        text = f"INTERRUPTED during {', '.join(interrupted) or '-'}; not run: {', '.join(not_run)}"
+    else:
+        done = sum(s.outcome in ("passed", "skipped") for s in states)
+        text = f"PASSED: {done} of {len(states)} steps done"
+    run.verdict = prefix + text
+    return run.verdict
+
+
+def register(config: pytest.Config, name: str, plugin: object) -> None:
+    """Register a plugin object for this run only; `close()` is called when the session ends."""
+    config.pluginmanager.register(plugin, f"runbook-{name}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # In reverse order of registration: the lock, taken first, is released last.
+    for name, plugin in reversed(config.pluginmanager.list_name_plugin()):
+        if isinstance(name, str) and name.startswith("runbook-"):
+            close = getattr(plugin, "close", None)
+            if close:
+                close()
+            config.pluginmanager.unregister(plugin)

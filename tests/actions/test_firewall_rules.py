@@ -1,0 +1,93 @@
+"""Pure logic of the firewall: allow-lists and the rules of each mode (no host involved)."""
+
+import pytest
+
+from runbooklib.actions import firewall
+from runbooklib.inventory import Inventory
+
+VARS = {
+    "ssh_port": 22,
+    "https_port": 8443,
+    "jmx_port": 9000,
+    "maintenance_port": 8089,
+    "allow_8443": [{"address": "10.0.0.1", "name": "a"}, {"address": "10.0.0.2", "name": "b"}],
+    "allow_9000": [{"address": "10.0.0.1", "name": "a"}],
+}
+
+
+def test_maintenance_redirects_all_but_the_allow_list():
+    rules = firewall.render("maintenance", VARS)
+    assert rules["nat"] == [
+        "-A SMARTSITE-PRE -s 10.0.0.1/32 -j RETURN",
+        "-A SMARTSITE-PRE -s 10.0.0.2/32 -j RETURN",
+        "-A SMARTSITE-PRE -p tcp -j REDIRECT --to-ports 8089",
+    ]
+    assert "-A SMARTSITE-IN -s 10.0.0.1/32 -p tcp -m tcp --dport 9000 -j ACCEPT" in rules["filter"]
+    assert (
+        rules["filter"][-1]
+        == "-A SMARTSITE-IN -p tcp -m tcp --dport 8443 -j REJECT --reject-with tcp-reset"
+    )
+
+
+def test_public_opens_8443_but_keeps_9000_closed():
+    rules = firewall.render("public", VARS)
+    assert rules["nat"] == []
+    assert not any("8443" in r for r in rules["filter"])
+    assert (
+        "-A SMARTSITE-IN -p tcp -m tcp --dport 9000 -j REJECT --reject-with tcp-reset"
+        in rules["filter"]
+    )
+
+
+@pytest.mark.parametrize("mode", firewall.MODES)
+def test_ssh_accepted_before_anything_is_rejected(mode):
+    filt = firewall.render(mode, VARS)["filter"]
+    assert filt[0] == "-A SMARTSITE-IN -p tcp -m tcp --dport 22 -j ACCEPT"
+    assert all("--dport 22 " not in r or r.endswith("ACCEPT") for r in filt)
+    # tcp-reset needs -p tcp in the same rule (iptables-restore refuses it otherwise).
+    assert all("-p tcp" in r for r in filt if "tcp-reset" in r)
+
+
+def test_ssh_port_colliding_is_refused():
+    with pytest.raises(firewall.ActionError, match="ssh_port"):
+        firewall.render("public", {**VARS, "ssh_port": 9000})
+
+
+def test_restore_text_declares_the_chain_and_hooks_it_first():
+    text = firewall.restore_text(
+        "nat",
+        ["-A SMARTSITE-PRE -p tcp -j REDIRECT --to-ports 8089"],
+        firewall.hooks(VARS)["nat"][1],
+    )
+    assert text.splitlines() == [
+        "*nat",
+        ":SMARTSITE-PRE - [0:0]",
+        "-A SMARTSITE-PRE -p tcp -j REDIRECT --to-ports 8089",
+        "-I PREROUTING 1 -p tcp -m tcp --dport 8443 -j SMARTSITE-PRE",
+        "COMMIT",
+    ]
+
+
+@pytest.mark.parametrize(
+    "entries, message",
+    [
+        ([], "non-empty list"),
+        ([{"address": "10.0.0.300", "name": "x"}], "not an IPv4"),
+        ([{"address": "10.0.0.1"}], "must have `address` and `name`"),
+        ([{"address": "0.0.0.0/0", "name": "all"}], "would allow everyone"),
+        ([{"address": "10.0.0.1/24", "name": "x"}], "not an IPv4"),
+        ([{"address": "::1", "name": "x"}], "not IPv4"),
+    ],
+)
+def test_bad_allow_lists_are_refused_naming_the_entry(entries, message):
+    with pytest.raises(firewall.AllowListError, match=message):
+        firewall.allow_list(entries, "allow_8443")
+
+
+def test_the_inventories_allow_lists_are_well_formed():
+    for name in ("lab", "production"):
+        inv = Inventory.load(f"inventories/{name}.yml")
+        assert len(firewall.allow_list(inv.vars["allow_8443"], "allow_8443")) >= 3
+        firewall.render("maintenance", inv.vars)
+    prod = Inventory.load("inventories/production.yml")
+    assert "169.237.11.246/32" in firewall.allow_list(prod.vars["allow_8443"], "allow_8443")

@@ -1,0 +1,83 @@
+"""Helpers for the engine's pytester tests: a tiny project with its own pytest.ini, inventory and
+runbook/ folder, run in pytester's temporary directory (its reports land there, never in ours)."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+INVENTORY = """\
+all:
+  vars:
+    window: {start: "08:00", end: "12:00"}
+  children:
+    app:
+      hosts:
+        stubing: {ansible_host: 192.0.2.250, head: true}
+"""
+
+
+class Project:
+    """A throwaway runbook project inside pytester's directory."""
+
+    def __init__(self, pytester: pytest.Pytester):
+        self.pytester = pytester
+        self.path = pytester.path
+        # The project's own ordering options, so the tests exercise the real settings.
+        ini = configparser.ConfigParser(interpolation=None)
+        ini.read(ROOT / "pytest.ini")
+        addopts = ini["pytest"]["addopts"].replace("-p pytester", "").strip()
+        pytester.makeini(
+            f"""
+            [pytest]
+            addopts = {addopts}
+            runbook_steps = runbook
+            runbook_checks = checks
+            runbook_inventory = lab.yml
+            runbook_reports = reports
+            runbook_fallback = fallback
+            # Inline runs import the engine a second time in this process: nothing to rewrite.
+            filterwarnings = ignore::pytest.PytestAssertRewriteWarning
+            """
+        )
+        self.inventory(INVENTORY)
+
+    def inventory(self, text: str, name: str = "lab.yml") -> Path:
+        path = self.path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def procedure(self, name: str, source: str) -> Path:
+        folder = self.path / "runbook"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"test_{name}.py"
+        header = (
+            "from runbooklib.engine import step\nfrom runbooklib.transcript import transcript\n"
+        )
+        path.write_text(header + textwrap.dedent(source))
+        return path
+
+    def run(self, *args: str, subprocess: bool = False) -> pytest.RunResult:
+        """pytest on runbook/; in a subprocess when the run patches modules or must not share
+        this process (its pid, its globals)."""
+        runner = self.pytester.runpytest_subprocess if subprocess else self.pytester.runpytest
+        return runner("runbook", "-p", "no:cacheprovider", *args)
+
+    def reports(self, suffix: str) -> list[Path]:
+        return sorted((self.path / "reports").glob(f"*{suffix}"))
+
+    def journal(self) -> list[dict]:
+        """The events of the latest journal."""
+        return [json.loads(line) for line in self.reports(".jsonl")[-1].read_text().splitlines()]
+
+
+def events(journal: list[dict], event: str, **match) -> list[dict]:
+    return [
+        e for e in journal if e["event"] == event and all(e.get(k) == v for k, v in match.items())
+    ]

@@ -1,0 +1,83 @@
+"""The record: report file names, header and per-step contents, JUnit beside it, no secrets."""
+
+from __future__ import annotations
+
+import html as markup
+import re
+import xml.etree.ElementTree as ET
+
+from runbook_project import events
+
+STEPS = """
+@step("u01", at="08:10", owner="Prabhu", kind="action", hosts="app")
+def test_u01_clone(inventory):
+    '''Backing up (CLONE) production database.'''
+    transcript.add_secret("hunter2-db-password")
+    transcript.command("caje", "mariadb-dump --password=hunter2-db-password sakai", rc=0,
+                       stdout="dumped with hunter2-db-password")
+    transcript.artifact("backup", "caje:/var/backups/sakai/clone.sql.gz", sha256="ab12")
+    print("connecting with hunter2-db-password")
+
+@step("u02", at="09:00", owner="Prabhu", kind="check", hosts="app")
+def test_u02_scripts(inventory):
+    '''Check the scripts.'''
+    assert "hunter2-db-password" == "", "bad password hunter2-db-password"
+"""
+
+NAME = re.compile(r"^\d{8}T\d{6}Z-upgrade-lab$")
+
+
+def test_report_name_header_steps_and_no_secrets(project):
+    project.procedure("upgrade", STEPS)
+
+    result = project.run("--operator", "thomas", "--window-start", "08:00")
+
+    assert result.ret == 1
+    (html,) = project.reports(".html")
+    assert NAME.match(html.stem)
+    for suffix in (".xml", ".jsonl"):
+        assert html.with_suffix(suffix).exists()
+    page = markup.unescape(html.read_text())  # pytest-html keeps its data as escaped JSON
+    for shown in (
+        '"Inventory": "lab (',
+        '"Operator": "thomas"',
+        '"Git revision": "',
+        '"Window": "08:00-12:00 (plan 08:00-12:00)"',
+        '"Verdict": "upgrade HALTED after u02"',
+    ):
+        assert shown in page
+    # Per step: planned, actual, owner, kind; the transcript as its extra.
+    assert "<td>u01</td>" in page and "<td>08:10</td>" in page and "<td>Prabhu</td>" in page
+    assert "<td>action</td>" in page and "<td>check</td>" in page
+    assert "artifact backup: caje:/var/backups/sakai/clone.sql.gz" in page
+    assert "mariadb-dump --password=******** sakai" in page
+    for path in (html, html.with_suffix(".xml"), html.with_suffix(".jsonl")):
+        assert "hunter2-db-password" not in markup.unescape(path.read_text()), path
+    assert "hunter2-db-password" not in result.stdout.str()
+    testcase = ET.parse(html.with_suffix(".xml")).getroot().find(".//testcase")
+    props = {p.get("name"): p.get("value") for p in testcase.iter("property")}
+    assert props["step"] == "u01" and props["owner"] == "Prabhu" and props["planned"] == "08:10"
+    result.stdout.fnmatch_lines([f"record: {html}*"])
+
+
+def test_reports_are_never_overwritten(project):
+    project.procedure("upgrade", STEPS.split('@step("u02"')[0])
+
+    project.run().assert_outcomes(passed=1)
+    project.run().assert_outcomes(passed=1)
+
+    assert len(project.reports(".html")) == 2
+    assert len(project.reports(".jsonl")) == 2
+    assert len(events(project.journal(), "run_start")) == 1  # one journal per run
+
+
+def test_checks_are_recorded_as_procedure_checks(project):
+    folder = project.path / "checks"
+    folder.mkdir()
+    (folder / "test_cluster.py").write_text("def test_ports_closed():\n    assert True\n")
+
+    result = project.pytester.runpytest("checks", "-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=1)
+    (html,) = project.reports(".html")
+    assert html.name.endswith("-checks-lab.html")
