@@ -12,12 +12,9 @@ The run ends with one line: `GO`, or `NO-GO` followed by each failed check and w
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from runbooklib.actions import known_issues
+from runbooklib.actions import known_issues, secrets
 from runbooklib.transcript import transcript
 
 PHASES = ("preflight", "during", "after")
@@ -85,11 +82,8 @@ def known(pytestconfig):
 
 @pytest.fixture(scope="session", autouse=True)
 def _db_password_is_secret(inventory):
-    value = os.environ.get(inventory.vars.get("db_password_env", ""), "")
-    path = os.path.expanduser(inventory.vars.get("db_password_file") or "")
-    if not value and path and os.path.isfile(path):
-        value = Path(path).read_text().strip()
-    transcript.add_secret(value)
+    """Whatever reads a config file must never print the DB password: register it for redaction."""
+    secrets.register_db_password(inventory)
 
 
 def _why(report) -> str:

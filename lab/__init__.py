@@ -1,0 +1,1 @@
+"""The rehearsal lab: a small SmartSite cluster on this machine (see lab/README.md)."""

@@ -1,4 +1,4 @@
-"""python -m lab up|down|status|reset|exec|fault|rehearse (as root; see README, section "The lab")."""
+"""python -m lab up|down|status|reset|exec|fault|rehearse (as root; see lab/README.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import os
 import sys
 
 from lab import faults, lifecycle, netns, rehearse, status
-from lab.config import LabError, chosen
+from lab.config import LabError, chosen, recorded
+
+
+def running():
+    """The lab that `up` built ($LAB_SUBNET only says what the next `up` should build)."""
+    return recorded() or chosen(None, None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,18 +49,18 @@ def main(argv: list[str] | None = None) -> int:
             print("lab down" + (f"; LEFT: {', '.join(left)}" if left else ": nothing left running"))
             return 1 if left else 0
         elif args.cmd == "status":
-            text, healthy = status.status(chosen(None, None))
+            text, healthy = status.status(running())
             print(text)
             return 0 if healthy else 1
         elif args.cmd == "reset":
-            lifecycle.reset(chosen(None, None))
+            lifecycle.reset(running())
         elif args.cmd == "exec":
             command = args.command[1:] if args.command[:1] == ["--"] else args.command
-            prefix = netns.enter(chosen(None, None).host(args.host))
+            prefix = netns.enter(running().host(args.host))
             env = {**netns.HOST_ENV, "TERM": os.environ.get("TERM", "dumb")}
             os.execvpe(prefix[0], prefix + (command or ["bash", "-l"]), env)
         elif args.cmd == "fault":
-            lab = chosen(None, None)
+            lab = running()
             if args.name == "clear":
                 done = faults.clear(lab)
                 print("cleared: " + (", ".join(done) if done else "no active fault"))

@@ -8,8 +8,8 @@ a command line.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-import time
 
 from lab import hosts, netns, pki
 from lab.config import BACKUP_DIR, LabError, LabHost
@@ -24,7 +24,7 @@ def _dirs(host: LabHost):
 
 def write_config(host: LabHost) -> None:
     logs = host.dir / "logs"
-    logs.chmod(0o777)  # mariadbd runs as mysql and writes its error log there
+    shutil.chown(logs, "mysql", "mysql")  # mariadbd runs as mysql and writes its error log there
     _dirs(host)[2].write_text(
         f"""# Written by `python -m lab up`.
 [mysqld]
@@ -135,11 +135,3 @@ def restore(host: LabHost) -> None:
     subprocess.run(["rsync", "-a", "--delete", f"{pristine}/", f"{datadir}/"], check=True)
     netns.sh(host, f"rm -rf {BACKUP_DIR}/* {BACKUP_DIR}/.[!.]* 2>/dev/null; true")
     start(host)
-
-
-def wait_ready(host: LabHost, bound: float = 30) -> None:
-    deadline = time.monotonic() + bound
-    while netns.sh(host, ROOT_CLIENT + " -e 'SELECT 1'", check=False).returncode != 0:
-        if time.monotonic() > deadline:
-            raise LabError("caje: MariaDB does not accept queries")
-        time.sleep(0.2)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab import database, hosts, netns
-from lab.config import SAKAI_HOME, STATE, Lab, LabError, LabHost
+from lab.config import SAKAI_HOME, STATE, VENV_PYTHON, Lab, LabError, LabHost
 
 ACTIVE = STATE / "faults.json"
 SQUATTER = "lab-squatter"
@@ -40,7 +40,7 @@ def _sshd_down(host: LabHost) -> None:
 def _squat(host: LabHost) -> None:
     if netns.host_pids(host, SQUATTER):
         return
-    # Waits (bounded: 4 h) until 8443 is free, e.g. while the runbook restarts Tomcat, then holds it.
+    # Waits (bounded: 4 h) until 8443 is free (the runbook restarts Tomcat), then holds it.
     code = (
         "import socket,sys,time\n"
         "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
@@ -50,7 +50,7 @@ def _squat(host: LabHost) -> None:
         "    except OSError: time.sleep(0.1)\n"
         "time.sleep(max(0, end-time.time()))\n"
     )
-    netns.spawn(host, ["python3", "-c", code, SQUATTER], host.dir / "logs" / "squatter.log")
+    netns.spawn(host, [str(VENV_PYTHON), "-c", code, SQUATTER], host.dir / "logs" / "squatter.log")
 
 
 def _unsquat(host: LabHost) -> None:
@@ -87,12 +87,25 @@ def _free_disk(host: LabHost) -> None:
     netns.sh(host, f"rm -f {FILL}")
 
 
+# name: Fault(what it does, default host, role it needs, apply, clear)
 FAULTS: dict[str, Fault] = {
-    "sshd-down": Fault("the host's sshd is down", "walton", None, _sshd_down, hosts.start_sshd),
-    "port-squat": Fault("8443 is taken: Tomcat cannot bind at its next start", "stubing", "app", _squat, _unsquat),
-    "startup-error": Fault("the app logs an unexpected ERROR at its next start", "stubing", "app", _startup_error, _no_startup_error),
-    "db-read-only": Fault("MariaDB refuses writes (read_only; sakai has no SUPER)", "caje", "db", _read_only, _read_write),
-    "backup-disk-full": Fault("/var/backups/sakai on caje is full", "caje", "db", _fill_disk, _free_disk),
+    "sshd-down": Fault(
+        "the host's sshd is down", "walton", None, _sshd_down, hosts.start_sshd
+    ),
+    "port-squat": Fault(
+        "8443 is taken: Tomcat cannot bind at its next start", "stubing", "app", _squat, _unsquat
+    ),
+    "startup-error": Fault(
+        "the app logs an unexpected ERROR at its next start", "stubing", "app",
+        _startup_error, _no_startup_error,
+    ),
+    "db-read-only": Fault(
+        "MariaDB refuses writes (read_only; sakai has no SUPER)", "caje", "db",
+        _read_only, _read_write,
+    ),
+    "backup-disk-full": Fault(
+        "/var/backups/sakai on caje is full", "caje", "db", _fill_disk, _free_disk
+    ),
 }  # fmt: skip
 
 

@@ -142,8 +142,8 @@ def sshd_pid(host: LabHost) -> int | None:
 
 
 def start_sshd(host: LabHost) -> None:
-    if sshd_pid(host) and port_open(host.address, 22):
-        return
+    if sshd_pid(host):
+        return  # running (a firewall inside the host may still hide it: `status` says so)
     netns.end_pids(netns.host_pids(host, f"{host.dir}/sshd_config"))  # one that lost its PID file
     argv = [
         "/usr/sbin/sshd",

@@ -8,6 +8,8 @@ folder, so an `up` after `down` only starts things.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
 import os
 import shutil
@@ -15,8 +17,21 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import yaml
+
 from lab import database, faults, hosts, maintpage, netns, notify, pki, svn, tomcat
-from lab.config import BRIDGE, NS_PREFIX, REPO, STAGING, STATE, Lab, LabError, LabHost, recorded
+from lab.config import (
+    BRIDGE,
+    DEFAULT_SUBNET,
+    NS_PREFIX,
+    REPO,
+    STAGING,
+    STATE,
+    Lab,
+    LabError,
+    LabHost,
+    recorded,
+)
 
 TOOLS = STATE / "tools"
 STAGING_DIR = STATE / "shared" / "afs" / STAGING.removeprefix("/afs/")
@@ -68,7 +83,7 @@ def preflight(lab: Lab) -> None:
 
 
 def write_staging(lab: Lab) -> None:
-    """The 2.4.0 configuration in the AFS staging area (written fresh: `reset` drops backups too)."""
+    """The 2.4.0 config in the AFS staging area (written afresh: `reset` drops backups too)."""
     from lab import staging
 
     shutil.rmtree(STAGING_DIR, ignore_errors=True)
@@ -101,15 +116,75 @@ def _app_node(lab: Lab, host: LabHost) -> None:
     maintpage.start(host)
 
 
-def _start_apps(lab: Lab) -> None:
+def _start_apps(lab: Lab, strict: bool) -> None:
     nodes = lab.role("app")
     offsets = {h.name: tomcat.start(h) for h in nodes}
     with ThreadPoolExecutor(len(nodes)) as pool:
-        for f in [pool.submit(tomcat.wait_ready, h, offsets[h.name]) for h in nodes]:
+        for f in [pool.submit(tomcat.wait_ready, h, offsets[h.name], strict) for h in nodes]:
             f.result()
 
 
-def up(lab: Lab, rows: int = 20000) -> None:
+BUILT = STATE / "built.json"  # fingerprints of the APP helper's sources the lab was built from
+
+
+def fingerprints(rows: int) -> dict[str, str]:
+    """One hash per source folder (lab/app, lab/db, lab/staging): a change means a rebuild."""
+    found = {}
+    for part in ("app", "db", "staging"):
+        digest = hashlib.sha256(str(rows).encode() if part == "db" else b"")
+        for path in sorted((REPO / "lab" / part).rglob("*")):
+            # Sources only: build outputs (build/, *.class, caches) must not force rebuilds.
+            skip = {"__pycache__", "build", "dist"} & set(path.parts) or path.suffix in (
+                ".class",
+                ".pyc",
+            )
+            if path.is_file() and not skip:
+                digest.update(str(path.relative_to(REPO)).encode() + path.read_bytes())
+        found[part] = digest.hexdigest()
+    return found
+
+
+def _forget_outdated(lab: Lab, wanted: dict[str, str]) -> None:
+    """Drop what was built from sources that changed since (so that `up` builds it again)."""
+    built = json.loads(BUILT.read_text()) if BUILT.exists() else {}
+    changed = [part for part in wanted if built.get(part) != wanted[part]]
+    if not built or not changed:
+        return
+    say(f"sources changed since the last build ({', '.join(changed)}): rebuilding those parts")
+    if "db" in changed:
+        caje = lab.host("caje")
+        database.stop(caje)
+        shutil.rmtree(caje.dir / "mysql-pristine", ignore_errors=True)
+    if "staging" in changed:
+        write_staging(lab)
+    if "app" in changed:
+        (lab.host("mware").dir / "svn" / ".imported").unlink(missing_ok=True)
+    if "app" in changed or "staging" in changed:
+        for node in lab.role("app"):
+            tomcat.stop(node)
+            shutil.rmtree(tomcat.pristine(node), ignore_errors=True)
+
+
+INVENTORY = STATE / "inventory.yml"
+
+
+def write_inventory(lab: Lab) -> None:
+    """inventories/lab.yml for the lab as built (its subnet, its number of app nodes)."""
+    default = ipaddress.ip_network(DEFAULT_SUBNET)
+    text = (REPO / "inventories" / "lab.yml").read_text()
+    old, new = str(default.network_address)[:-1], str(lab.subnet.network_address)[:-1]
+    data = yaml.safe_load(text.replace(old, new))  # "198.51.100." -> the lab's own /24
+    data["all"]["vars"]["lab_subnet"] = str(lab.subnet)
+    nodes = lab.role("app")
+    data["all"]["children"]["app"]["hosts"] = {
+        h.name: {"ansible_host": h.address, **({"head": True} if i == 0 else {})}
+        for i, h in enumerate(nodes)
+    }
+    head = "# Written by `python -m lab up` from inventories/lab.yml, for the lab as built.\n"
+    INVENTORY.write_text(head + yaml.safe_dump(data, sort_keys=False))
+
+
+def up(lab: Lab, rows: int = 20000, apps: bool = True) -> None:
     started = time.monotonic()
     preflight(lab)
     lab.save()
@@ -118,6 +193,8 @@ def up(lab: Lab, rows: int = 20000) -> None:
     pki.ensure_db_password()
     _hosts_up(lab)
     say(f"hosts: {len(lab.hosts)} namespaces with sshd ({time.monotonic() - started:.1f}s)")
+    wanted = fingerprints(rows)
+    _forget_outdated(lab, wanted)
     TOOLS.mkdir(exist_ok=True)
     shutil.copy2(REPO / "lab" / "tools" / "JmxProbe.java", TOOLS / "JmxProbe.java")
     if not (STAGING_DIR / "sakai.properties").exists():
@@ -135,29 +212,32 @@ def up(lab: Lab, rows: int = 20000) -> None:
         for f in (db, smtp, irc):
             f.result()
     say(f"services: db, svn, mail, irc, maintenance pages ({time.monotonic() - started:.1f}s)")
-    _start_apps(lab)
+    if apps:
+        _start_apps(lab, strict=False)
+    BUILT.write_text(json.dumps(wanted))
+    write_inventory(lab)
     say(f"lab up in {time.monotonic() - started:.1f}s (state {STATE}; `python -m lab status`)")
 
 
 def reset(lab: Lab) -> None:
     """Back to the pre-upgrade state, without rebuilding anything."""
     started = time.monotonic()
-    up_needed = any(netns.anchor_pid(h) is None for h in lab.hosts)
-    if up_needed:
-        up(lab)
+    for host in lab.hosts:  # first, so that no leftover rule hides a host from `up`
+        if netns.anchor_pid(host):
+            open_firewall(host)
+    up(lab, apps=False)  # quick when all is healthy; rebuilds what changed or broke
     for line in _clear_faults(lab):
         say(f"cleared fault {line}")
     with ThreadPoolExecutor(2 + len(lab.role("app"))) as pool:
         work = [pool.submit(database.restore, lab.host("caje"))]
         work += [pool.submit(tomcat.restore, h) for h in lab.role("app")]
-        work += [pool.submit(open_firewall, h) for h in lab.hosts]
         for f in work:
             f.result()
     write_staging(lab)
     notify.clear()
     for host in lab.role("app"):
         maintpage.start(host)
-    _start_apps(lab)
+    _start_apps(lab, strict=True)
     say(f"lab reset in {time.monotonic() - started:.1f}s: 2.4.0 on {len(lab.role('app'))} nodes")
 
 
@@ -183,6 +263,8 @@ def open_firewall(host: LabHost) -> None:
 def down(purge: bool = False) -> list[str]:
     """Stop everything of the lab; with `purge`, also forget what was built (the state folder)."""
     lab = recorded()
+    if lab:  # faults leave marks that outlive processes (e.g. the startup-error file)
+        _clear_faults(lab)
     if lab and pki.SSH_CONFIG.exists():
         for h in lab.hosts:  # end our ssh ControlMasters to the hosts
             subprocess.run(

@@ -8,6 +8,7 @@ network namespace, never by name.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -17,9 +18,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab.config import BACKUP_DIR, BACKUP_DISK_MB, BRIDGE, NS_PREFIX, STATE, Lab, LabError, LabHost
+from lab.config import BACKUP_DIR, BACKUP_DISK_MB, BRIDGE, NS_PREFIX, Lab, LabError, LabHost
 
 ANCHOR = "smlab-anchor-"
+BRIDGE_MAC = "02:5a:6c:61:62:01"  # locally administered
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -27,7 +29,7 @@ def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def check_subnet(lab: Lab) -> None:
-    """Refuse a subnet that overlaps an address or route already on the machine (our bridge aside)."""
+    """Refuse a subnet overlapping an address or route already on the machine (our bridge aside)."""
     addrs = json.loads(ip("-j", "addr").stdout)
     for link in addrs:
         if link.get("ifname") == BRIDGE:
@@ -115,10 +117,8 @@ def end_pids(pids: list[int], bound: float = 10) -> None:
     pids = list(pids)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + bound
         while time.monotonic() < deadline and any(alive(p) for p in pids):
             time.sleep(0.1)
@@ -176,6 +176,10 @@ def stale_namespaces(lab: Lab) -> list[str]:
 def ensure_bridge(lab: Lab) -> None:
     if ip("link", "show", BRIDGE, check=False).returncode != 0:
         ip("link", "add", BRIDGE, "type", "bridge")
+    # A fixed MAC: by default a bridge takes the lowest of its ports' MACs, so re-making one host
+    # would change the operator's MAC and leave every other host's ARP entry for it stale.
+    ip("link", "set", BRIDGE, "address", BRIDGE_MAC)
+    Path(f"/proc/sys/net/ipv6/conf/{BRIDGE}/disable_ipv6").write_text("1\n")  # ours only
     ip("addr", "flush", "dev", BRIDGE)
     ip("addr", "add", f"{lab.operator}/{lab.subnet.prefixlen}", "dev", BRIDGE)
     ip("link", "set", BRIDGE, "up")
@@ -210,8 +214,31 @@ def create_host(lab: Lab, host: LabHost, mounts: list[tuple[str, str]]) -> int:
     """Namespace, veth on the bridge, address, then the anchor with the host's private mounts."""
     _wait_link_gone(host.veth)
     ip("netns", "add", host.ns)
-    ip("link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", host.ns)
+    # The host's MAC follows from its address, so a host made again keeps it and the ARP caches of
+    # the operator and the other hosts stay right (else it is unreachable until they expire).
+    mac = "02:5a:6c:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(host.address).packed[1:])
+    ip(
+        "link",
+        "add",
+        host.veth,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "address",
+        mac,
+        "netns",
+        host.ns,
+    )
     ip("link", "set", host.veth, "master", BRIDGE, "up")
+    # IPv4 only, like the production cluster: with IPv6 link-local addresses a host could reach
+    # 8443 around the runbook's (IPv4) maintenance firewall.
+    subprocess.run(
+        ["ip", "netns", "exec", host.ns, "sysctl", "-q", "-w",
+         "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"],
+        check=True,
+    )  # fmt: skip
     prefix = lab.subnet.prefixlen
     for args in (
         ["addr", "add", f"{host.address}/{prefix}", "dev", "eth0"],
@@ -276,7 +303,7 @@ HOST_ENV = {
 
 
 def sh(host: LabHost, script: str, *, timeout: float = 120, check: bool = True, stdin=None):
-    """Run a shell script inside the host, bounded; a failure is a LabError with the output's tail."""
+    """Run a shell script inside the host, bounded; failing is a LabError with the output's tail."""
     try:
         out = subprocess.run(
             [*enter(host), "bash", "-c", script],

@@ -65,7 +65,7 @@ def ensure_cert(host: LabHost) -> Path:
 
 
 def ensure_ssh(lab: Lab) -> None:
-    """Client key, one host key per host, known_hosts and the client config (by address and name)."""
+    """Client key, one host key per host, known_hosts and the client config (address and name)."""
     SSH.mkdir(parents=True, exist_ok=True)
     SSH.chmod(0o700)
     if not (SSH / "id_ed25519").exists():

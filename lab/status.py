@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lab import database, faults, hosts, maintpage, netns, notify, svn, tomcat
 from lab.config import Lab, LabHost
 
@@ -14,9 +16,8 @@ def _checks(host: LabHost) -> list[tuple[str, bool, str]]:
         r = tomcat.health(host)
         detail = r.text.strip().replace("\n", " ")[:70] if r is not None else "no answer"
         ok = r is not None and r.status_code == 200
-        rows.append(
-            ("tomcat", ok, f":8443 {'HTTP %d ' % r.status_code if r is not None else ''}{detail}")
-        )
+        code = f"HTTP {r.status_code} " if r is not None else ""
+        rows.append(("tomcat", ok, f":8443 {code}{detail}"))
         rows.append(
             (
                 "nginx",
@@ -36,6 +37,18 @@ def _checks(host: LabHost) -> list[tuple[str, bool, str]]:
     return rows
 
 
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
 def status(lab: Lab) -> tuple[str, bool]:
     lines, healthy = [f"lab subnet {lab.subnet}, operator {lab.operator}"], True
     for host in lab.hosts:
@@ -50,6 +63,8 @@ def status(lab: Lab) -> tuple[str, bool]:
                 f"{host.name:9} {host.address:15} {service:11} {'ok ' if ok else 'BAD'} {detail}"
             )
             healthy &= ok
+    pids = [p for h in lab.hosts for p in netns.host_pids(h, "")]
+    lines.append(f"memory: {rss_mb(pids):.0f} MB resident in {len(pids)} lab processes")
     active = faults.active()
     lines.append("faults: " + (", ".join(active) if active else "none"))
     lines.append("healthy" if healthy else "UNHEALTHY")

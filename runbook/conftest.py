@@ -1,33 +1,37 @@
 """Fixtures of the procedures: the known-issues list, the repository, the db host, secrets, and
 an IRC announcement when a step fails.
 
-The known-issues file is validated when the procedure is collected, so an expired or malformed
-entry stops the run before any host is touched.
+The known-issues file and the inventory's inputs (allow-lists, SQL scripts, required variables)
+are validated when the procedure is collected, so bad input stops the run, in one line, before
+any host is touched.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from runbooklib.actions import completion, known_issues, notify
+from runbooklib.actions import completion, inputs, known_issues, notify, secrets
+from runbooklib.actions.common import ActionError
 from runbooklib.engine.steps import step_of
+from runbooklib.engine.target import load_inventory
 from runbooklib.transcript import transcript
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWN_ISSUES = REPO / "runbook" / "known-issues.yml"
+# The validated known issues, loaded once at collection.
+_known = pytest.StashKey[list]()
 
 
 def pytest_collection_modifyitems(session, config, items):
     try:
         config.stash[_known] = known_issues.load(KNOWN_ISSUES)
-    except known_issues.KnownIssuesError as exc:
+        # --plan only prints the timeline: it may show an inventory that is not complete yet.
+        if any(step_of(item) for item in items) and not config.getoption("plan"):
+            inputs.check(load_inventory(config), REPO)
+    except (known_issues.KnownIssuesError, ActionError) as exc:
         raise pytest.UsageError(str(exc)) from None
-
-
-_known = pytest.StashKey[list]()
 
 
 @pytest.fixture(scope="session")
@@ -48,11 +52,7 @@ def db(inventory):
 @pytest.fixture(scope="session", autouse=True)
 def _db_password_is_secret(inventory):
     """Whatever reads a config file must never print the DB password: register it for redaction."""
-    value = os.environ.get(inventory.vars.get("db_password_env", ""), "")
-    path = inventory.vars.get("db_password_file")
-    if not value and path and os.path.isfile(os.path.expanduser(path)):
-        value = Path(os.path.expanduser(path)).read_text().strip()
-    transcript.add_secret(value)
+    secrets.register_db_password(inventory)
 
 
 @pytest.fixture(scope="session")

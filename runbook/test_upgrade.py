@@ -76,7 +76,7 @@ def test_u06_backup_staging_config(inventory):
     config.assert_backup_matches(head)
 
 
-@step("u07", at="09:20", owner="Thomas", kind="action", hosts="stubing")
+@step("u07", at="09:20", owner="Thomas", kind="action", hosts="app[0]")
 def test_u07_checkout_source_on_head(inventory):
     """
     Start process of preparing Sakai v2.4.1 source on the head node (stubing): svn co
@@ -87,7 +87,7 @@ def test_u07_checkout_source_on_head(inventory):
     release.assert_checkout(head, tag)
 
 
-@step("u08", at="09:20", owner="Thomas", kind="action", hosts="stubing")
+@step("u08", at="09:20", owner="Thomas", kind="action", hosts="app[0]")
 def test_u08_build_deploy_on_head(inventory):
     """Cleaning, building, deploying source on head node"""
     head, v = head_node(inventory), inventory.vars
@@ -97,7 +97,7 @@ def test_u08_build_deploy_on_head(inventory):
     release.assert_snapshot(head, v["fallback_snapshot"])
 
 
-@step("u09", at="09:35", owner="Thomas", kind="action", hosts="stubing")
+@step("u09", at="09:35", owner="Thomas", kind="action", hosts="app[0]")
 def test_u09_configs_in_place_jmx_opts(inventory):
     """
     Making sure all the configuration files are in place for v2.4.1 such as sakai.properties etc.;
@@ -107,7 +107,7 @@ def test_u09_configs_in_place_jmx_opts(inventory):
     config.assert_staging_ready(head)
 
 
-@step("u10", at="09:35", owner="Thomas", kind="action", hosts="stubing")
+@step("u10", at="09:35", owner="Thomas", kind="action", hosts="app[0]")
 def test_u10_sync_head_config_with_staging(inventory):
     """
     Synchronize all configuration files on the head node (stubing) with the AFS configuration
@@ -121,7 +121,7 @@ def test_u10_sync_head_config_with_staging(inventory):
     config.assert_node_equals(head, only=["local.properties", "setenv.sh"])
 
 
-@step("u11", at="09:35", owner="Thomas", kind="action", hosts="stubing")
+@step("u11", at="09:35", owner="Thomas", kind="action", hosts="app[0]")
 def test_u11_start_head_check_catalina_out(inventory, known):
     """
     Start-up head node (stubing) and check catalina.out for any errors (one known issue: the
@@ -133,7 +133,7 @@ def test_u11_start_head_check_catalina_out(inventory, known):
     tomcat.assert_jmx_configured(head)
 
 
-@step("u12", at="09:35", owner="Thomas", kind="action", hosts="stubing")
+@step("u12", at="09:35", owner="Thomas", kind="action", hosts="app[0]")
 def test_u12_restart_head_clean(inventory, known):
     """
     Once the head node started up without any errors, shut it down again; edit sakai.properties;
@@ -148,7 +148,7 @@ def test_u12_restart_head_clean(inventory, known):
     tomcat.assert_clean_log(head, known, start="restart")
 
 
-@step("u13", at="09:35", owner="Thomas", kind="action", hosts="stubing")
+@step("u13", at="09:35", owner="Thomas", kind="action", hosts="app[0]")
 def test_u13_test_head_node(inventory):
     """Access head node and perform any appropriate testing"""
     head, version = head_node(inventory), inventory.vars["release_version"]
@@ -157,7 +157,7 @@ def test_u13_test_head_node(inventory):
     reach.assert_admins_reach_app(inventory, [head])
 
 
-@step("u14", at="09:35", owner="Thomas", kind="action", hosts="walton")
+@step("u14", at="09:35", owner="Thomas", kind="action", hosts="app[1:]")
 def test_u14_install_second_node(inventory, known):
     """
     If there are no errors/problems, perform installation on second node (walton); start-up walton

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,17 @@ class Inventory:
             members.extend(h for h in self.groups[child] if h not in members)
 
     def group(self, name: str) -> list[Host]:
-        """The hosts of a group (or the one host of that name), in inventory order."""
+        """The hosts of a group (or the one host of that name), in inventory order.
+
+        Ansible's subscripts work too: `app[0]` is the first host of `app`, `app[1:]` the rest.
+        """
+        match = re.fullmatch(r"(.+)\[(-?\d*)(:?)(-?\d*)\]", name)
+        if match:
+            group, start, colon, stop = match.groups()
+            hosts = self.group(group)
+            if not colon:
+                return hosts[int(start or 0) : int(start or 0) + 1 or None]
+            return hosts[int(start) if start else None : int(stop) if stop else None]
         if name in self.groups:
             return [self.hosts[h] for h in self.groups[name]]
         if name in self.hosts:

@@ -1,6 +1,6 @@
 """Hosts of an inventory, reached over SSH with testinfra's ssh backend, every command bounded.
 
-    >>> host = Host("stubing", "198.51.100.11", ssh_config="/var/lib/smartsite-lab/ssh/config")
+    >>> host = Host("stubing", "198.51.100.11", ssh_config="/var/lib/smartsite-lab/ssh/cfg")
     >>> host.run("systemctl is-active tomcat", changes=False).stdout
     'active'
     >>> host.testinfra.socket("tcp://0.0.0.0:8443").is_listening
@@ -8,7 +8,8 @@
 
 `run(..., changes=True)` is an action: in a dry run it is recorded and not run. `changes=False` is a
 read-only probe and always runs. Every command gets a bound, enforced on the host with coreutils'
-`timeout` because testinfra's `run()` has none of its own; ssh's ServerAlive options bound a dead link.
+`timeout` because testinfra's `run()` has none of its own; ssh's ServerAlive options bound a dead
+link.
 """
 
 from __future__ import annotations

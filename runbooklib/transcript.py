@@ -55,7 +55,7 @@ class Transcript:
 
     @property
     def verifying_is_pointless(self) -> bool:
-        # In a dry run action and manual steps changed nothing, so checking their effect proves nothing.
+        # In a dry run, action and manual steps changed nothing: checking their effect is moot.
         return self.dry_run and self.step_kind in ("action", "manual")
 
 

@@ -1,11 +1,12 @@
-"""The `lab` fixture: the rehearsal lab, up (idempotent), for tests that need real hosts.
+"""The `lab` fixture: the rehearsal lab, up and reset to the pre-upgrade state, once a session.
 
     def test_portal(lab):
-        out = lab.exec("adminws1", "curl -s --cacert /var/lib/smartsite-lab/ca/ca.pem https://stubing:8443/portal")
+        out = lab.exec("adminws1", "curl -s --cacert /var/lib/smartsite-lab/ca/ca.pem "
+                                   "https://stubing:8443/portal")
         assert "Sakai 2.4.0" in out.stdout
 
 Needs root. Commands that use the lab are serialized across people and helpers with
-`flock /tmp/lab-dev.lock ...` around the whole pytest run (the fixture does not lock: it runs inside).
+`flock /tmp/lab-dev.lock ...` around the whole pytest run (the fixture runs inside that lock).
 """
 
 from __future__ import annotations
@@ -78,4 +79,5 @@ def lab() -> LabInfo:
         state=Path("/var/lib/smartsite-lab"),
     )
     info.cli("up")
+    info.cli("reset")  # a known start: the pre-upgrade state, whatever the last user left
     return info

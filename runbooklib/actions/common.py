@@ -80,10 +80,12 @@ def app_nodes(inventory: Inventory, group: str = "app") -> list[Host]:
 
 
 def head_node(inventory: Inventory, group: str = "app") -> Host:
-    nodes = app_nodes(inventory, group)
+    nodes = inventory.group(group)
     if not nodes or not nodes[0].vars.get("head"):
+        # The plan names the head as `app[0]` (Ansible's subscript), so it must come first.
         raise ActionError(
-            f"inventory {inventory.name}: mark one host of `{group}` with `head: true`"
+            f"inventory {inventory.name}: list the head node first in `{group}` "
+            "and mark it with `head: true`"
         )
     return nodes[0]
 
@@ -118,7 +120,8 @@ def in_parallel(hosts: list[Host], check, workers: int = 8) -> list[str]:
             check(host)
         except Exception as exc:  # noqa: BLE001 - reported with the host, never swallowed
             lines = str(exc).strip().splitlines()
-            return f"{host.name}: {lines[0] if lines else repr(exc)}"
+            first = lines[0] if lines else repr(exc)
+            return first if first.startswith(f"{host.name}:") else f"{host.name}: {first}"
         return None
 
     if not hosts:

@@ -31,7 +31,7 @@ def upgrade_complete(inventory: Inventory) -> str:
         if any(now[t]["rules"] != wanted[t] or now[t]["hooked"] != 1 for t in wanted):
             return ""
     db = inventory.group("db")[0]
-    applied = database._applied(db)
+    applied = database.applied_scripts(db)
     if any(Path(s).name not in applied for s in v["sql_scripts"]):
         return ""
     names = ", ".join(n.name for n in nodes)

@@ -61,7 +61,7 @@ def _checksum_query(host: Host, names: list[str], run) -> dict[str, dict]:
     return {t: {"checksum": sums[t], "rows": counts[t]} for t in names}
 
 
-def _applied(host: Host) -> dict[str, dict]:
+def applied_scripts(host: Host) -> dict[str, dict]:
     exists = _sql(
         host,
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
@@ -83,7 +83,7 @@ def backup(host: Host) -> Outcome:
     link = f"{bdir}/{PRE_UPGRADE}"
     existing = _manifest(host, link)
     if existing:
-        applied = _applied(host)
+        applied = applied_scripts(host)
         if any(a["backup"] == existing["backup"] for a in applied.values()):
             return Outcome(
                 host.name, "database backup", False, f"{existing['backup']} precedes the scripts"
@@ -188,7 +188,7 @@ def run_scripts(host: Host, scripts: list[str], repo: Path) -> Outcome:
         raise ActionError(
             f"{host}: no verified backup in {host.vars['db_backup_dir']}: run u04 first"
         )
-    applied = _applied(host)
+    applied = applied_scripts(host)
     todo = []
     for name in scripts:
         path = repo / name
@@ -236,7 +236,7 @@ def restore(host: Host) -> Outcome:
     dump = manifest["backup"]
     if (
         checksums(host) == manifest["checksums"]
-        and not _applied(host)
+        and not applied_scripts(host)
         and set(tables(host)) == set(manifest["checksums"])
     ):
         return Outcome(host.name, "database restore", False, f"already equal to {dump}")
@@ -276,7 +276,7 @@ def assert_backup_verified(host: Host) -> None:
 
 @verification
 def assert_scripts_applied(host: Host, scripts: list[str]) -> None:
-    applied = _applied(host)
+    applied = applied_scripts(host)
     missing = [Path(s).name for s in scripts if Path(s).name not in applied]
     assert not missing, f"{host}: scripts not applied: {', '.join(missing)}"
 

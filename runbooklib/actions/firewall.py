@@ -159,12 +159,7 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
     sdir = state_dir(host)
     saved = f"{sdir}/iptables-before-{mode}-{stamp}.rules"
     host.run(f"mkdir -p {sdir} && chmod 700 {STATE_DIR} {sdir}")
-    # iptables-save omits a table nobody has used yet (nf_tables); an empty section for it makes
-    # the rollback empty that table again instead of leaving our rules in it.
-    host.run(
-        f"iptables-save > {q(saved)} && for t in filter nat; do "
-        f"grep -q \"^\\*$t\" {q(saved)} || printf '*%s\\nCOMMIT\\n' $t >> {q(saved)}; done"
-    )
+    save(host, saved)
     saved_sum = host.run(f"sha256sum {q(saved)}").stdout.split()[0:1]
     transcript.artifact("firewall-backup", f"{host}:{saved}", sha256=(saved_sum or [""])[0])
 
@@ -183,6 +178,19 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
     )
     return Outcome(
         host.name, f"firewall {mode}", True, f"tables {', '.join(scripts)}; saved {saved}"
+    )
+
+
+def save(host: Host, path: str) -> None:
+    """The whole ruleset to `path` on the host, restorable with `iptables-restore < path`.
+
+    iptables-save omits a table nobody has used yet (nf_tables), and prints nothing at all on a
+    host without rules: an empty section per table makes a restore empty those tables again
+    instead of leaving our rules in them.
+    """
+    host.run(
+        f"iptables-save > {q(path)} && for t in filter nat; do "
+        f"grep -q \"^\\*$t\" {q(path)} || printf '*%s\\nCOMMIT\\n' $t >> {q(path)}; done"
     )
 
 

@@ -20,8 +20,6 @@ from runbooklib.inventory import Inventory
 from runbooklib.remote import Host
 from runbooklib.transcript import verification
 
-JMX_PROBE = "/var/lib/smartsite-lab/tools/JmxProbe.java"
-
 
 @dataclass
 class Answer:
@@ -85,7 +83,7 @@ def port_state(client: Host, node: Host, port: int) -> str:
 
 def jmx_from(client: Host, node: Host) -> bool:
     """Can a JMX client on `client` read Catalina's serverInfo over port 9000 of `node`?"""
-    probe = node.vars.get("jmx_probe", JMX_PROBE)
+    probe = client.vars["jmx_probe"]
     out = client.probe(
         f"java {q(probe)} {q(node.address)} {int(node.vars['jmx_port'])}", timeout=60, check=False
     )
@@ -101,7 +99,12 @@ def clients(inventory: Inventory, var: str | None = None, on: bool = True) -> li
 @verification
 def assert_outage_page(inventory: Inventory, nodes: list[Host]) -> None:
     """Clients off the 8443 allow-list get the maintenance page (503, Retry-After) on 8443."""
-    for client in clients(inventory, "allow_8443", on=False):
+    public = clients(inventory, "allow_8443", on=False)
+    assert public, (
+        f"inventory {inventory.name}: no vantage host off allow_8443 to prove the outage page "
+        "from outside: add one to the `public` group"
+    )
+    for client in public:
         for node in nodes:
             got = https_from(client, node)
             assert got.maintenance and got.retry_after, (

@@ -108,14 +108,20 @@ def deploy(host: Host, tag: str) -> Outcome:
 
 
 def install_snapshot(host: Host, name: str) -> Outcome:
-    """Replace what is deployed by the snapshot `name` (Tomcat stopped)."""
+    """Replace what is deployed by the snapshot `name` (Tomcat stopped).
+
+    A node that still runs that release (never upgraded: the window halted before its turn) has
+    no snapshot and needs none.
+    """
     rel, base = host.vars["releases_dir"], host.vars["tomcat_base"]
+    tag = "sakai_" + name.removeprefix("sakai-core-")
+    if deployed(host).get("release.tag") == tag:
+        return Outcome(host.name, f"install {name}", False, f"{tag} is deployed")
     tar = f"{rel}/{name}.tar.gz"
     host.probe(f"cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256")
     marker = host.probe(f"tar -xzOf {q(tar)} {MARKER}").stdout
-    tag = javaproperties.loads(marker).get("release.tag")
-    if deployed(host).get("release.tag") == tag and snapshot_name(tag) == name:
-        return Outcome(host.name, f"install {name}", False, f"{tag} is deployed")
+    if javaproperties.loads(marker).get("release.tag") != tag:
+        raise ActionError(f"{host}: {tar} does not hold {tag}: check {rel}")
     host.run(f"cd {q(base)} && rm -rf {' '.join(DEPLOYED)} && tar -xzf {q(tar)}", timeout=600)
     transcript.artifact("install-snapshot", f"{host}:{base}", snapshot=tar, tag=tag)
     return Outcome(host.name, f"install {name}", True, f"{tag} from {tar}")

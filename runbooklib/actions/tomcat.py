@@ -17,6 +17,8 @@ from runbooklib.remote import Host
 from runbooklib.transcript import transcript, verification
 
 STARTUP_LINE = "Server startup in"
+# The first line Tomcat writes at every start (its VersionLoggerListener).
+BANNER = "org.apache.catalina.startup.VersionLoggerListener.log Server version name:"
 PROBLEM = r"ERROR|SEVERE|Exception"
 OFFSET_FILE = "logs/.runbook-start-offset"
 # Shown at most when a start fails: enough to diagnose, short enough to read.
@@ -52,9 +54,11 @@ def stop(host: Host, grace: int = 60) -> Outcome:
         timeout=30,
         check=False,
     )
+    # A zombie (dead, not yet reaped by its parent) still answers `kill -0`: count it as gone.
+    alive = f"kill -0 {running} 2>/dev/null && ! grep -q '^State:.*Z' /proc/{running}/status"
     out = host.run(
         f"for i in $(seq {grace}); do "
-        f"kill -0 {running} 2>/dev/null || {{ echo graceful; exit 0; }}; sleep 1; "
+        f"{alive} || {{ echo graceful; exit 0; }}; sleep 1; "
         f"done; kill -9 {running}; sleep 1; echo forced",
         timeout=grace + 20,
     ).stdout.strip()
@@ -106,12 +110,22 @@ def _offset(host: Host, marker: str) -> int:
     return int(out or 0)
 
 
-def _since(marker: str, log: str) -> str:
-    """Shell: what catalina.out holds since the recorded offset (from 0 if it was rotated)."""
+def _since(marker: str, log: str, latest: bool = False) -> str:
+    """Shell: what catalina.out holds since the recorded offset (from 0 if it was rotated).
+
+    latest: or since Tomcat's last startup banner when that is later, because a start outside
+    the runbook (a reboot, a colleague) does not move our marker.
+    """
+    banner = ""
+    if latest:
+        banner = (
+            f"b=$(grep -b -F {q(BANNER)} {q(log)} | tail -n 1 | cut -d: -f1); "
+            '[ -n "$b" ] && [ "$b" -gt "$o" ] && o=$b; '
+        )
     return (
         f"o=$(cat {q(marker)} 2>/dev/null || echo 0); "
         f"s=$(stat -c %s {q(log)} 2>/dev/null || echo 0); "
-        f'[ "$s" -lt "$o" ] && o=0; tail -c +$((o + 1)) {q(log)}'
+        f'[ "$s" -lt "$o" ] && o=0; {banner}tail -c +$((o + 1)) {q(log)}'
     )
 
 
@@ -130,18 +144,18 @@ def _wait_startup(host: Host, marker: str, log: str, bound: int) -> None:
         raise ActionError(f"{host}: Tomcat {why}; catalina.out since this start ends:\n{tail}")
 
 
-def problem_lines(host: Host) -> list[str]:
+def problem_lines(host: Host, latest: bool = False) -> list[str]:
     """ERROR/SEVERE/Exception lines catalina.out got since the last start (scanned on the node)."""
     marker = f"{host.vars['tomcat_base']}/{OFFSET_FILE}"
     out = host.probe(
-        f"{_since(marker, host.vars['catalina_out'])} | grep -E {q(PROBLEM)} || true"
+        f"{_since(marker, host.vars['catalina_out'], latest)} | grep -E {q(PROBLEM)} || true"
     ).stdout
     return [line for line in out.splitlines() if line.strip()]
 
 
-def scan(host: Host, known: list[known_issues.KnownIssue], start: str = "any"):
+def scan(host: Host, known: list[known_issues.KnownIssue], start: str = "any", latest=False):
     return known_issues.split(
-        problem_lines(host), known, host.name, bool(host.vars.get("head")), start
+        problem_lines(host, latest), known, host.name, bool(host.vars.get("head")), start
     )
 
 
@@ -173,7 +187,8 @@ def assert_jmx_configured(host: Host) -> None:
 
 @verification
 def assert_clean_log(host: Host, known: list[known_issues.KnownIssue], start: str = "any") -> None:
-    errors, _ = scan(host, known, start)
-    assert not errors, f"{host}: catalina.out since the last start:\n" + "\n".join(
-        errors[:SHOW_LINES]
+    errors, _ = scan(host, known, start, latest=True)
+    assert not errors, (
+        f"{host}: {len(errors)} error line(s) in catalina.out since the last start, first: "
+        + "\n".join(errors[:SHOW_LINES])
     )

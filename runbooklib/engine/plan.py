@@ -9,7 +9,7 @@ import pytest
 
 from runbooklib.engine.run import RUN, Run
 from runbooklib.engine.window import plan_fit
-from runbooklib.inventory import Inventory
+from runbooklib.inventory import Inventory, InventoryError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,11 +26,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def targets(inv: Inventory, name: str) -> str:
-    if name in inv.groups:
-        return f"{name}: {', '.join(inv.groups[name]) or 'no hosts'}"
     if name in inv.hosts:
         return name
-    return f"{name}: not in inventory {inv.name}"
+    try:
+        hosts = inv.group(name)
+    except InventoryError:
+        return f"{name}: not in inventory {inv.name}"
+    return f"{name}: {', '.join(h.name for h in hosts) or 'no hosts'}"
 
 
 def timeline(run: Run) -> list[str]:

@@ -26,7 +26,8 @@ def test_a_change_that_cuts_the_operator_off_is_rolled_back(lab):
     operator = inv.vars["allow_8443"][0]["address"]
     before = lab.exec(node.name, RULES).stdout
     saved = f"{firewall.state_dir(node)}/e2e-guard-saved.rules"
-    node.run(f"mkdir -p {firewall.state_dir(node)} && iptables-save > {saved}")
+    node.run(f"mkdir -p {firewall.state_dir(node)}")
+    firewall.save(node, saved)
     bad = f"{firewall.state_dir(node)}/e2e-guard-bad.rules"
     put_file(
         node,

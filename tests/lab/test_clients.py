@@ -110,7 +110,8 @@ def test_mariadb_client_from_an_app_node_and_on_caje(lab):
         cnf.write_text(f"[client]\nuser=sakai\npassword={password}\nhost=caje\n")
         out = lab.exec(
             "stubing",
-            "mariadb --defaults-extra-file=/tmp/test-my.cnf -N sakai -e 'SELECT COUNT(*) FROM SAKAI_USER'",
+            "mariadb --defaults-extra-file=/tmp/test-my.cnf -N sakai"
+            " -e 'SELECT COUNT(*) FROM SAKAI_USER'",
         )
         assert int(out.stdout.strip()) > 0
     finally:
@@ -191,3 +192,27 @@ def test_irc_round_trip(lab):
     while time.monotonic() < deadline and f"hello {token}" not in log.read_text():
         time.sleep(0.2)
     assert re.search(rf"<t{token[:7]}> hello {token}", log.read_text())
+
+
+def test_hosts_have_no_route_out_of_the_lab(lab):
+    subnet = str(config.chosen(None, None).subnet)
+    for host in ("public", "stubing", "caje"):
+        routes = lab.exec(host, "ip -4 route").stdout.splitlines()
+        assert [r.split()[0] for r in routes] == [subnet]  # no default route: nothing leaves
+
+
+def test_unknown_host_is_a_one_line_error(lab):
+    out = lab.cli("exec", "nosuch", "--", "true", check=False)
+    assert out.returncode == 1
+    assert out.stderr.strip().count("\n") == 0 and "stubing" in out.stderr
+
+
+def test_inventory_of_the_lab_as_built(lab):
+    from runbooklib.inventory import Inventory
+
+    built = Inventory.load(lab.state / "inventory.yml")
+    given = Inventory.load(lab.inventory)
+    assert [h.name for h in built.group("app")] == [h.name for h in given.group("app")]
+    assert {n: h.address for n, h in built.hosts.items()} == {
+        n: h.address for n, h in given.hosts.items()
+    }

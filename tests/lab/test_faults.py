@@ -26,7 +26,8 @@ def restart_tomcat(lab, node: str) -> str:
     # shutdown.sh, then the PID in CATALINA_PID after a bound (as the contract says).
     stop = lab.ssh(
         node,
-        f"{BASE} {BIN}/shutdown.sh >/dev/null 2>&1; pid=$(cat /ucd/opt/sakai/tomcat/temp/tomcat.pid);"
+        f"{BASE} {BIN}/shutdown.sh >/dev/null 2>&1;"
+        " pid=$(cat /ucd/opt/sakai/tomcat/temp/tomcat.pid);"
         " for i in $(seq 60); do kill -0 $pid 2>/dev/null || break; sleep 0.5; done;"
         " kill -9 $pid 2>/dev/null; rm -f /ucd/opt/sakai/tomcat/temp/tomcat.pid",
         timeout=60,
@@ -92,7 +93,10 @@ def test_db_read_only_refuses_the_sakai_user(lab):
 
 
 def test_backup_disk_full(lab):
-    write = "dd if=/dev/zero of=/var/backups/sakai/probe bs=1M count=1 status=none; rc=$?; rm -f /var/backups/sakai/probe; exit $rc"
+    write = (
+        "dd if=/dev/zero of=/var/backups/sakai/probe bs=1M count=1 status=none; rc=$?;"
+        " rm -f /var/backups/sakai/probe; exit $rc"
+    )
     assert lab.ssh("caje", write).returncode == 0
     lab.cli("fault", "backup-disk-full")
     full = lab.ssh("caje", write)

@@ -15,20 +15,20 @@ from lab import config, lifecycle, netns
 
 
 def machine_network() -> tuple[list, list, list]:
-    """The root namespace's addresses, routes (the lab bridge's aside) and firewall."""
+    """The root namespace's addresses, routes (the lab bridge's aside) and firewall, sorted."""
     addrs = [
-        (link["ifname"], [a["local"] for a in link.get("addr_info", [])])
+        (link["ifname"], sorted(a["local"] for a in link.get("addr_info", [])))
         for link in json.loads(subprocess.check_output(["ip", "-j", "addr"]))
         if link["ifname"] != config.BRIDGE and not link["ifname"].startswith("smv-")
     ]
     routes = [
-        r
+        json.dumps(r, sort_keys=True)
         for r in json.loads(subprocess.check_output(["ip", "-j", "route", "show", "table", "all"]))
-        if r.get("dev") != config.BRIDGE
+        if r.get("dev") != config.BRIDGE and not r.get("dev", "").startswith("smv-")
     ]
     rules = subprocess.check_output(["iptables-save"], text=True).splitlines()
     rules = [r for r in rules if not r.startswith("#")]
-    return addrs, routes, rules
+    return sorted(addrs), sorted(routes), rules
 
 
 def anchor_pids() -> dict[str, list[int]]:
@@ -55,9 +55,10 @@ def test_reset_restores_the_pre_upgrade_state(lab):
         "stubing",
         "iptables -t nat -N SMARTSITE && iptables -t nat -A PREROUTING -p tcp --dport 8443"
         " -j SMARTSITE && mkdir -p /ucd/opt/sakai/src/sakai_2-4-x-prod-003"
-        " /ucd/opt/sakai/releases/2.4.0 && echo auto.ddl=true >> /ucd/opt/sakai/tomcat/sakai/sakai.properties",
+        " /ucd/opt/sakai/releases/2.4.0"
+        " && echo auto.ddl=true >> /ucd/opt/sakai/tomcat/sakai/sakai.properties",
     )
-    (staging / "config-2-4-0.bak").mkdir()
+    (staging / "config-2-4-0.bak").mkdir(exist_ok=True)
     lab.cli("fault", "backup-disk-full")
     lab.ssh("walton", "CATALINA_BASE=/ucd/opt/sakai/tomcat /usr/share/tomcat10/bin/shutdown.sh")
     users_before = lab.ssh("caje", "mariadb -N -e 'SELECT COUNT(*) FROM SAKAI_USER'").stdout
