@@ -64,9 +64,11 @@ display.users.present=true
 
 SETENV_SH = """\
 # setenv.sh for SmartSite (Sakai 2.4.0) Tomcat, sourced by catalina.sh; staging copy.
-# Debian's tomcat10 finds Java this way.
+# Debian's tomcat10 finds Java this way; its script turns on `set -e`, which would make
+# `shutdown.sh 20 -force` give up silently, so it is turned off again.
 if [ -r /usr/libexec/tomcat10/tomcat-locate-java.sh ]; then
   . /usr/libexec/tomcat10/tomcat-locate-java.sh
+  set +e
 fi
 
 CATALINA_PID={tomcat_base}/temp/tomcat.pid
@@ -80,7 +82,7 @@ case "$1" in
   start|run)
     node_address=$(hostname -i | cut -d' ' -f1)
     case "$node_address" in 127.*|::1|"") node_address=$(hostname -I | cut -d' ' -f1) ;; esac
-    JAVA_OPTS="$JAVA_OPTS -Dcom.sun.management.jmxremote \\
+    JAVA_OPTS="$JAVA_OPTS \\
       -Dcom.sun.management.jmxremote.port=9000 -Dcom.sun.management.jmxremote.rmi.port=9000 \\
       -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false \\
       -Djava.rmi.server.hostname=$node_address"
