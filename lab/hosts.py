@@ -16,23 +16,27 @@ import time
 from pathlib import Path
 
 from lab import netns, pki
-from lab.config import STATE, Lab, LabError, LabHost
+from lab.config import REPO, STATE, Lab, LabError, LabHost
 
 AFS = STATE / "shared" / "afs"
 
 
-# The venv's interpreter may live under the machine's /root (pyenv); hosts get a private /root, so
-# that folder is bound into it first to keep `.venv/bin/python` working inside the hosts.
-PYTHON_BASE = sys.base_prefix if sys.base_prefix.startswith("/root/") else None
+# Hosts get a private /root and /tmp. The lab's own services run `.venv/bin/python` inside them,
+# so the interpreter (pyenv keeps it under /root) and this checkout (CI may clone it under /tmp)
+# are bound into the private folders first, at their own paths.
+PRIVATE = ("/root", "/tmp")
+KEEP_VISIBLE = sorted(
+    {p for p in (sys.base_prefix, str(REPO)) for base in PRIVATE if p.startswith(base + "/")}
+)
 
 
 def mounts(host: LabHost) -> list[tuple[str, str]]:
     d = host.dir
     pairs = []
-    if PYTHON_BASE:
-        keep = d / "root" / PYTHON_BASE.removeprefix("/root/")
+    for path in KEEP_VISIBLE:
+        keep = d / path.lstrip("/")
         keep.mkdir(parents=True, exist_ok=True)
-        pairs.append((PYTHON_BASE, str(keep)))
+        pairs.append((path, str(keep)))
     pairs += [
         (str(d / "root"), "/root"),
         (str(d / "tmp"), "/tmp"),
