@@ -198,7 +198,8 @@ def verdict(run: Run, exitstatus: int) -> str:
         text = f"INTERRUPTED during {', '.join(interrupted) or '-'}; not run: {', '.join(not_run)}"
     else:
         done = sum(s.outcome in ("passed", "skipped") for s in states)
-        text = f"PASSED: {done} of {len(states)} steps done"
+        things = "checks" if all(s.procedure == "checks" for s in states) else "steps"
+        text = f"PASSED: {done} of {len(states)} {things} done"
     run.verdict = prefix + text
     return run.verdict
 
