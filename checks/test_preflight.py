@@ -75,3 +75,13 @@ def test_nodes_on_the_old_release(inventory):
         lambda n: release.assert_deployed(n, v["fallback_tag"], v["fallback_version"]),
     )
     assert not failures, "; ".join(failures)
+
+
+def test_database_not_upgraded_yet(inventory):
+    """No upgrade script is recorded as applied: u04 will clone the old release's database."""
+    db = inventory.group("db")[0]
+    applied = database.applied_scripts(db)
+    assert not applied, (
+        f"{db}: {', '.join(applied)} already applied: restore the database of "
+        f"{inventory.vars['fallback_version']} first, or finish the upgrade with --resume"
+    )

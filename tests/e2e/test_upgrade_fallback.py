@@ -211,6 +211,10 @@ def test_the_upgrade_completes_and_holds_from_outside(tmp_path):
     # catalina.out clean since the last start, and everything else: the go/no-go suite says GO.
     checks = pytest_run(["checks/"], tmp_path / "c")
     assert checks.rc == 0 and checks.verdict_line.startswith("GO"), checks.verdict_line
+    # The preflight now refuses a second window on top of this one.
+    preflight = pytest_run(["checks/", "--phase", "preflight"], tmp_path / "p")
+    assert preflight.verdict_line.startswith("NO-GO"), preflight.verdict_line
+    assert "test_database_not_upgraded_yet" in preflight.out, preflight.out[-2000:]
     # The backup of the database was verified by a test restore before the scripts ran.
     backups = run.artifacts("db-backup")
     assert backups and backups[0]["tables"] > 0
