@@ -102,11 +102,23 @@ def _hosts_up(lab: Lab) -> None:
         hosts.prepare(lab, host)
         # Kept only if it is the anchor this state folder made: a lab whose state was removed
         # has mounts of deleted folders, and is made again.
+        # So is a host made for another checkout: its private /tmp or /root may hide this one's
+        # .venv, which the lab's services and the tests run inside the hosts.
         pid, made = netns.anchor_pid(host), hosts.read_pid(host.dir / "run" / "anchor.pid")
-        if pid is None or pid != made or len(netns.anchors().get(host.name, [])) != 1:
+        mounts, made_with = hosts.mounts(host), host.dir / "run" / "mounts.json"
+        same_mounts = (
+            made_with.is_file() and [tuple(m) for m in json.loads(made_with.read_text())] == mounts
+        )
+        if (
+            pid is None
+            or pid != made
+            or len(netns.anchors().get(host.name, [])) != 1
+            or not same_mounts
+        ):
             netns.destroy_host(host)
-            pid = netns.create_host(lab, host, hosts.mounts(host))
+            pid = netns.create_host(lab, host, mounts)
             (host.dir / "run" / "anchor.pid").write_text(f"{pid}\n")
+            made_with.write_text(json.dumps(mounts))
     for host in lab.hosts:
         hosts.start_sshd(host)
 
