@@ -34,10 +34,10 @@ def test_f02_shutdown_app_servers(inventory):
 
 
 @step("f03", at="12:10", owner="Prabhu", kind="action", hosts="db")
-def test_f03_restore_database(db):
+def test_f03_restore_database(inventory, db, repo, consent):
     """Restore Sakai internal production database on caje"""
-    database.restore(db)
-    database.assert_checksums_equal_backup(db)
+    database.restore(db, inventory.vars["sql_scripts"], repo, allow_loss=consent)
+    database.assert_as_before_window(db, inventory.vars["sql_scripts"], repo)
 
 
 @step("f04", at="12:40", owner="Thomas", kind="action", hosts="app")
@@ -58,7 +58,7 @@ def test_f05_restore_240_config(inventory):
     rolling(nodes, config.sync_from_staging)
     config.assert_staging_equals_backup(head)
     for node in nodes:
-        config.assert_node_equals(node, source=node.vars["config_backup"])
+        config.assert_node_equals(node)
 
 
 @step("f06", at="13:30", owner="Thomas", kind="action", hosts="app")

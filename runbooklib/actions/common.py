@@ -35,7 +35,10 @@ class Outcome:
     detail: str = ""
 
     def __post_init__(self) -> None:
-        state = "changed" if self.changed else "unchanged"
+        if transcript.dry_run:
+            state = "would change" if self.changed else "unchanged"
+        else:
+            state = "changed" if self.changed else "unchanged"
         transcript.note(
             f"{self.host}: {self.what}: {state}. {self.detail}".strip(), changed=self.changed
         )

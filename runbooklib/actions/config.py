@@ -224,6 +224,16 @@ def properties(host: Host, name: str = "sakai.properties", where: str = "node") 
 def restore_staging(host: Host) -> Outcome:
     """Put the backup's files back into the staging area, byte-identical (checked by sha256)."""
     staging, bak = host.vars["staging_config"], host.vars["config_backup"]
+    # A backup cut short never got its final name: it holds nothing the fallback needs.
+    host.run(f"rm -rf {q(bak)}.part")
+    if not host.probe(f"test -d {q(bak)}", check=False).ok:
+        return Outcome(
+            host.name,
+            "config restore",
+            False,
+            f"no {bak}: the upgrade stopped before its backup (u06), and no step before it "
+            "writes to the staging area: nothing to restore",
+        )
     host.probe(f"cd {q(bak)} && sha256sum --quiet -c {MANIFEST}")
     manifest = backup_manifest(host)
     changed = []
@@ -267,7 +277,9 @@ def assert_node_equals(
 
 @verification
 def assert_staging_equals_backup(host: Host) -> None:
-    staging = host.vars["staging_config"]
+    staging, bak = host.vars["staging_config"], host.vars["config_backup"]
+    if not host.probe(f"test -d {q(bak)}", check=False).ok:
+        return  # no backup was made, nor any change: see restore_staging
     for name, digest in backup_manifest(host).items():
         assert file_sha256(host, f"{staging}/{name}") == digest, f"{host}: {staging}/{name} differs"
 

@@ -61,16 +61,45 @@ def _checksum_query(host: Host, names: list[str], run) -> dict[str, dict]:
     return {t: {"checksum": sums[t], "rows": counts[t]} for t in names}
 
 
-def applied_scripts(host: Host) -> dict[str, dict]:
-    exists = _sql(
+def columns(host: Host, names: list[str]) -> dict[str, list[str]]:
+    """The columns of each table, in their order."""
+    listed = ", ".join(f"'{t}'" for t in names)
+    rows = _sql(
         host,
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
-        f"AND table_name = '{LOG_TABLE}'",
+        "SELECT table_name, column_name FROM information_schema.columns "
+        f"WHERE table_schema = DATABASE() AND table_name IN ({listed}) "
+        "ORDER BY table_name, ordinal_position",
     )
-    if exists[0][0] == "0":
+    found: dict[str, list[str]] = {t: [] for t in names}
+    for table, column in rows:
+        found.setdefault(table, []).append(column)
+    return found
+
+
+def contents(host: Host, cols: dict[str, list[str]]) -> dict[str, dict]:
+    """Row count and a checksum of every row over the given columns only, table by table.
+
+    Unlike CHECKSUM TABLE it does not change when the upgrade adds a column or an index, so it
+    tells rows written since the backup apart from the upgrade's own schema changes.
+    """
+    present = [t for t, c in cols.items() if c]
+    if not present:
         return {}
-    rows = _sql(host, f"SELECT script, sha256, applied_at, backup FROM {LOG_TABLE}")
-    return {r[0]: {"sha256": r[1], "applied_at": r[2], "backup": r[3]} for r in rows}
+
+    def row(table: str) -> str:
+        fields = ", ".join(f"IFNULL(HEX(`{c}`), 'NULL')" for c in cols[table])
+        return (
+            f"SELECT '{table}', COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', {fields}))), 0) "
+            f"FROM `{table}`"
+        )
+
+    out = _sql(host, " UNION ALL ".join(row(t) for t in present), timeout=600)
+    return {r[0]: {"rows": int(r[1]), "crc": r[2]} for r in out}
+
+
+def applied_scripts(host: Host) -> dict[str, dict]:
+    """Scripts recorded as applied (a started one that never finished is not)."""
+    return {n: e for n, e in _script_log(host).items() if e["applied_at"]}
 
 
 def backup(host: Host) -> Outcome:
@@ -83,8 +112,8 @@ def backup(host: Host) -> Outcome:
     link = f"{bdir}/{PRE_UPGRADE}"
     existing = _manifest(host, link)
     if existing:
-        applied = applied_scripts(host)
-        if any(a["backup"] == existing["backup"] for a in applied.values()):
+        # Started scripts count: a backup taken after one began is no pre-upgrade backup.
+        if any(a["backup"] == existing["backup"] for a in _script_log(host).values()):
             return Outcome(
                 host.name, "database backup", False, f"{existing['backup']} precedes the scripts"
             )
@@ -92,10 +121,23 @@ def backup(host: Host) -> Outcome:
             transcript.artifact("db-backup", f"{host}:{existing['backup']}", **_public(existing))
             return Outcome(host.name, "database backup", False, f"{existing['backup']} is current")
 
+    manifest = dump_verified(host, "sakai")
+    host.run(f"ln -sfn {q(Path(manifest['backup']).name)} {q(link)}")
+    transcript.artifact("db-backup", f"{host}:{manifest['backup']}", **_public(manifest))
+    return Outcome(
+        host.name, "database backup", True, f"{manifest['backup']} verified by a test restore"
+    )
+
+
+def dump_verified(host: Host, prefix: str) -> dict:
+    """`<db_backup_dir>/<prefix>-<UTC>.sql.gz`, consistent and verified by a test restore, with
+    its manifest beside it (`.json`: sha256, table checksums, columns, row contents)."""
+    bdir = host.vars["db_backup_dir"]
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    dump = f"{bdir}/sakai-{stamp}.sql.gz"
+    dump = f"{bdir}/{prefix}-{stamp}.sql.gz"
     db = host.vars["db_name"]
-    host.run(f"mkdir -p {q(bdir)} && chmod 700 {q(bdir)}")
+    # A dump killed half-way left only its `.part`: nothing refers to it.
+    host.run(f"mkdir -p {q(bdir)} && chmod 700 {q(bdir)} && rm -f {q(bdir)}/*.part")
     before = checksums(host)
     script = (
         f"set -o pipefail; mariadb-dump --single-transaction --routines --triggers --events "
@@ -111,11 +153,17 @@ def backup(host: Host) -> Outcome:
         raise ActionError(f"{host}: the database changed during the dump: stop every writer first")
     digest = host.run(f"sha256sum {q(dump)}").stdout.split()[0] if not transcript.dry_run else ""
     verified = verify(host, dump, after)
-    manifest = {"backup": dump, "sha256": digest, "checksums": after, "verified": verified}
+    cols = columns(host, list(after))
+    manifest = {
+        "backup": dump,
+        "sha256": digest,
+        "checksums": after,
+        "columns": cols,
+        "contents": contents(host, cols),
+        "verified": verified,
+    }
     put_file(host, f"{dump}.json", json.dumps(manifest, indent=1, sort_keys=True), mode="0600")
-    host.run(f"ln -sfn {q(Path(dump).name)} {q(link)}")
-    transcript.artifact("db-backup", f"{host}:{dump}", **_public(manifest))
-    return Outcome(host.name, "database backup", True, f"{dump} verified by a test restore")
+    return manifest
 
 
 def _public(manifest: dict) -> dict:
@@ -181,6 +229,9 @@ $c scratch -e {q(check)}
 def run_scripts(host: Host, scripts: list[str], repo: Path) -> Outcome:
     """Run the SQL scripts in order, each once, stopping at the first error.
 
+    Crash-safe: a script is marked started before it runs and applied after; each statement's
+    effect on the schema is known before it runs, so a script that a crash cut short is
+    completed with exactly the statements whose effect is missing, never one that took effect.
     The checksums of every table are recorded (artifact `db-checksums`) before the first script.
     """
     manifest = _manifest(host, f"{host.vars['db_backup_dir']}/{PRE_UPGRADE}")
@@ -188,58 +239,191 @@ def run_scripts(host: Host, scripts: list[str], repo: Path) -> Outcome:
         raise ActionError(
             f"{host}: no verified backup in {host.vars['db_backup_dir']}: run u04 first"
         )
-    applied = applied_scripts(host)
+    logged = _script_log(host)
     todo = []
     for name in scripts:
         path = repo / name
         if not path.is_file():
             raise ActionError(f"SQL script {path} not found: fix `sql_scripts` in the inventory")
         text = path.read_text()
-        done = applied.get(path.name)
+        done = logged.get(path.name)
         if done and done["sha256"] != sha256(text):
             raise ActionError(
                 f"{path.name} was applied at {done['applied_at']} with other contents"
             )
-        if not done:
-            todo.append((path.name, text))
+        if not done or not done["applied_at"]:
+            todo.append((path.name, text, bool(done)))
     if not todo:
         return Outcome(host.name, "database scripts", False, "all applied earlier")
     transcript.artifact("db-checksums", f"{host}:{host.vars['db_name']}", checksums=checksums(host))
     _sql(
         host,
         f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (script VARCHAR(200) PRIMARY KEY, "
-        "sha256 CHAR(64) NOT NULL, applied_at DATETIME NOT NULL, backup VARCHAR(500) NOT NULL)",
+        "sha256 CHAR(64) NOT NULL, applied_at DATETIME NULL, backup VARCHAR(500) NOT NULL)",
         changes=True,
     )
     host.run(f"mkdir -p {SCRIPT_DIR}")
-    db = host.vars["db_name"]
-    for name, text in todo:
-        remote = f"{SCRIPT_DIR}/{name}"
-        put_file(host, remote, text)
-        # The client stops at the first failing statement and exits non-zero (no --force).
-        host.run(f"mariadb --batch {q(db)} < {q(remote)}", timeout=1800)
-        backup_path = manifest["backup"] if manifest else ""
+    db, backup_path = host.vars["db_name"], manifest["backup"] if manifest else ""
+    did = []
+    for name, text, started in todo:
+        remaining = statements_to_run(host, name, text, started)
+        if started and not remaining:
+            transcript.note(
+                f"{name}: every statement had taken effect; only its record was missing"
+            )
         _sql(
             host,
-            f"INSERT INTO {LOG_TABLE} VALUES ('{name}', '{sha256(text)}', NOW(), '{backup_path}')",
+            f"INSERT IGNORE INTO {LOG_TABLE} VALUES ('{name}', '{sha256(text)}', NULL, "
+            f"'{backup_path}')",
             changes=True,
         )
-        transcript.artifact("db-script", f"{host}:{remote}", sha256=sha256(text))
-    return Outcome(host.name, "database scripts", True, "applied " + ", ".join(n for n, _ in todo))
+        if remaining:
+            remote = f"{SCRIPT_DIR}/{name}"
+            put_file(host, remote, ";\n".join(remaining) + ";\n")
+            # The client stops at the first failing statement and exits non-zero (no --force).
+            host.run(f"mariadb --batch {q(db)} < {q(remote)}", timeout=1800)
+            transcript.artifact(
+                "db-script", f"{host}:{remote}", sha256=sha256(text), statements=remaining
+            )
+        _sql(
+            host,
+            f"UPDATE {LOG_TABLE} SET applied_at = NOW() WHERE script = '{name}'",
+            changes=True,
+        )
+        count = f"{len(remaining)} of {len(statements(text))} statements"
+        did.append(f"{name} ({count}{', after an interruption' if started else ''})")
+    return Outcome(host.name, "database scripts", True, ", ".join(did))
 
 
-def restore(host: Host) -> Outcome:
-    """Load the verified pre-upgrade backup; afterwards the checksums equal those recorded."""
-    manifest = _manifest(host, f"{host.vars['db_backup_dir']}/{PRE_UPGRADE}")
+def statements_to_run(host: Host, name: str, text: str, started: bool) -> list[str]:
+    """The statements of a script still to run, judged from the schema before it runs.
+
+    A statement whose effect the schema already shows (a run cut short by a crash, or a hand)
+    is never run again. When a statement's effect cannot be seen in the schema and the script
+    may have begun, nobody can tell whether it ran: the operator decides (one line: what exists,
+    what is missing, the two ways out).
+    """
+    stmts = statements(text)
+    effects = [effect(s) for s in stmts]
+    have = _schema(host)
+    present = [e is not None and _has(have, e) for e in effects]
+    blind = [s for s, e in zip(stmts, effects, strict=True) if e is None]
+    if not any(present) and not (started and blind):
+        return stmts
+    if blind:
+        exist = [_describe(e) for e, p in zip(effects, present, strict=True) if p]
+        missing = [_describe(e) for e, p in zip(effects, present, strict=True) if e and not p]
+        raise ActionError(
+            f"{host}: {name} was cut short: present {', '.join(exist) or 'nothing'}; missing "
+            f"{', '.join(missing) or 'nothing visible'}; `{_short(blind[0])}` leaves no trace in "
+            f"the schema, so nobody can tell whether it ran. Either finish {name} by hand, then "
+            f"mark it applied: python -m runbooklib.mark_applied {name}; or fall back: "
+            "pytest runbook/ -k fallback"
+        )
+    done = [_describe(e) for e, p in zip(effects, present, strict=True) if p]
+    transcript.note(f"{host}: {name}: already in the schema, not run again: {', '.join(done)}")
+    return [s for s, p in zip(stmts, present, strict=True) if not p]
+
+
+def _short(statement: str) -> str:
+    one = " ".join(statement.split())
+    return one if len(one) <= 60 else one[:57] + "..."
+
+
+def _describe(change: tuple[str, str, str]) -> str:
+    kind, table, name = change
+    return f"{kind} {table}{'.' + name if name else ''}"
+
+
+def mark_applied(host: Host, name: str, text: str) -> Outcome:
+    """Record a script as applied after an operator finished it by hand."""
+    _sql(
+        host,
+        f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} (script VARCHAR(200) PRIMARY KEY, "
+        "sha256 CHAR(64) NOT NULL, applied_at DATETIME NULL, backup VARCHAR(500) NOT NULL)",
+        changes=True,
+    )
+    manifest = _manifest(host, f"{host.vars['db_backup_dir']}/{PRE_UPGRADE}") or {}
+    _sql(
+        host,
+        f"INSERT INTO {LOG_TABLE} VALUES ('{name}', '{sha256(text)}', NOW(), "
+        f"'{manifest.get('backup', '')}') ON DUPLICATE KEY UPDATE applied_at = NOW()",
+        changes=True,
+    )
+    return Outcome(host.name, f"mark {name} applied", True, "by hand")
+
+
+def writes_since_backup(host: Host, manifest: dict) -> dict[str, str]:
+    """Tables whose rows differ from the backup's, over the backup's own columns: what a
+    restore would lose. Tables the running nodes rewrite (`db_volatile_tables`) do not count."""
+    volatile = set(host.vars.get("db_volatile_tables") or [])
+    then, cols = manifest["contents"], manifest["columns"]
+    now = contents(host, {t: c for t, c in cols.items() if t not in volatile})
+    lost = {}
+    for table, was in then.items():
+        if table in volatile:
+            continue
+        rows = now.get(table, {}).get("rows", 0)
+        if now.get(table) != was:
+            lost[table] = f"{table}: {was['rows']} rows in the backup, {rows} now"
+    return lost
+
+
+RESTORING = "restore-in-progress"
+
+
+def restore(host: Host, scripts: list[str], repo: Path, allow_loss) -> Outcome:
+    """Bring the database back to the pre-upgrade backup, only if the upgrade changed it.
+
+    "Unchanged" is proven, never assumed: no script recorded, none of their schema changes
+    present, and every table's rows equal to the backup's. Before a restore, the database as it
+    is gets a verified dump of its own (nothing is destroyed without a copy); rows written since
+    the backup are named and `allow_loss(text)` decides (it raises to stop).
+    """
+    bdir = host.vars["db_backup_dir"]
+    manifest = _manifest(host, f"{bdir}/{PRE_UPGRADE}")
+    present = _present_changes(host, scripts, repo)
+    marker = f"{bdir}/{RESTORING}"
+    interrupted = host.probe(f"cat {q(marker)} 2>/dev/null || true").stdout.strip()
     if not manifest:
-        raise ActionError(f"{host}: no verified pre-upgrade backup in {host.vars['db_backup_dir']}")
+        if present or applied_scripts(host):
+            raise ActionError(
+                f"{host}: the schema carries {', '.join(present)} but no pre-upgrade backup "
+                f"exists in {bdir}: restore the last nightly backup by hand"
+            )
+        _drop_empty_log(host)
+        return Outcome(
+            host.name,
+            "database restore",
+            False,
+            "no backup was taken and no script was applied (the schema carries none of their "
+            "changes): the database is as before the window, nothing to restore",
+        )
     dump = manifest["backup"]
-    if (
-        checksums(host) == manifest["checksums"]
-        and not applied_scripts(host)
-        and set(tables(host)) == set(manifest["checksums"])
-    ):
-        return Outcome(host.name, "database restore", False, f"already equal to {dump}")
+    if not interrupted:
+        lost = writes_since_backup(host, manifest)
+        same_tables = set(tables(host)) == set(manifest["checksums"])
+        if not lost and not present and not _script_log(host) and same_tables:
+            _drop_empty_log(host)
+            return Outcome(
+                host.name,
+                "database restore",
+                False,
+                f"no script was applied and every table's rows equal {dump}: nothing to restore",
+            )
+        kept = dump_verified(host, "before-fallback")
+        transcript.artifact("db-kept", f"{host}:{kept['backup']}", **_public(kept))
+        if lost:
+            allow_loss(
+                f"restoring {dump} loses the rows written since the backup ("
+                + "; ".join(lost.values())
+                + f"); they are kept in {kept['backup']}: replay them from there after the fallback"
+            )
+        put_file(host, marker, kept["backup"] + "\n", mode="0600")
+    else:
+        transcript.note(
+            f"finishing a restore that was cut short; the database before it: {interrupted}"
+        )
     host.run(f"echo '{manifest['sha256']}  {dump}' | sha256sum -c --quiet")
     db = q(host.vars["db_name"])
     drop = (
@@ -253,8 +437,51 @@ def restore(host: Host) -> Outcome:
         f"| mariadb {db} && gunzip -c {q(dump)} | mariadb {db}"
     )
     host.run(f"bash -c {q(script)}", timeout=1800)
+    host.run(f"rm -f {q(marker)}")
     transcript.artifact("db-restore", f"{host}:{dump}", sha256=manifest["sha256"])
     return Outcome(host.name, "database restore", True, f"loaded {dump}")
+
+
+def _drop_empty_log(host: Host) -> None:
+    """u05 creates our log table before its first script: with no script in it, it goes."""
+    exists = _sql(
+        host,
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+        f"AND table_name = '{LOG_TABLE}'",
+    )
+    if exists[0][0] != "0":
+        _sql(host, f"DROP TABLE {LOG_TABLE}", changes=True)
+        transcript.note(f"{host}: dropped the empty {LOG_TABLE} that u05 had created")
+
+
+def _present_changes(host: Host, scripts: list[str], repo: Path) -> list[str]:
+    have = _schema(host)
+    changes = [c for s in scripts for c in schema_changes((repo / s).read_text())]
+    return [_describe(c) for c in changes if _has(have, c)]
+
+
+def _script_log(host: Host) -> dict[str, dict]:
+    """Every script the log knows, started (applied_at empty) or applied."""
+    exists = _sql(
+        host,
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+        f"AND table_name = '{LOG_TABLE}'",
+    )
+    if exists[0][0] == "0":
+        return {}
+    rows = _sql(host, f"SELECT script, sha256, IFNULL(applied_at, ''), backup FROM {LOG_TABLE}")
+    return {r[0]: {"sha256": r[1], "applied_at": r[2], "backup": r[3]} for r in rows}
+
+
+@verification
+def assert_as_before_window(host: Host, scripts: list[str], repo: Path) -> None:
+    """No upgrade script's change in the schema, none recorded, and, when a backup was taken,
+    every table's checksum equal to the backup's."""
+    present = _present_changes(host, scripts, repo)
+    assert not present, f"{host}: the schema still carries {', '.join(present)}"
+    assert not _script_log(host), f"{host}: {LOG_TABLE} still records scripts"
+    if _manifest(host, f"{host.vars['db_backup_dir']}/{PRE_UPGRADE}"):
+        assert_checksums_equal_backup(host)
 
 
 @verification
@@ -300,34 +527,66 @@ _CHANGE = [
 ]
 
 
+_NOT_A_COLUMN = ("constraint", "index", "key", "unique", "primary", "foreign")
+
+
+def statements(sql: str) -> list[str]:
+    """The statements of a script, comments removed, without their `;`."""
+    sql = re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.S)
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+def effect(statement: str) -> tuple[str, str, str] | None:
+    """What one statement adds to the schema, or None when the schema cannot show it."""
+    for kind, pattern in _CHANGE:
+        m = pattern.search(statement)
+        if not m:
+            continue
+        if kind == "table":
+            return ("table", m.group(1), "")
+        if kind == "index":
+            return ("index", m.group(2), m.group(1))
+        if m.group(2).lower() not in _NOT_A_COLUMN:
+            return ("column", m.group(1), m.group(2))
+        return None
+    return None
+
+
 def schema_changes(sql: str) -> list[tuple[str, str, str]]:
     """What a conversion script adds: ("table", T, ""), ("index", T, I), ("column", T, C).
 
     >>> schema_changes("ALTER TABLE SAKAI_SITE ADD COLUMN CUSTOM_PAGE_ORDERED CHAR(1);")
     [('column', 'SAKAI_SITE', 'CUSTOM_PAGE_ORDERED')]
     """
-    sql = re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.S)
-    found = []
-    for statement in sql.split(";"):
-        for kind, pattern in _CHANGE:
-            m = pattern.search(statement)
-            if not m:
-                continue
-            if kind == "table":
-                found.append(("table", m.group(1), ""))
-            elif kind == "index":
-                found.append(("index", m.group(2), m.group(1)))
-            elif m.group(2).lower() not in (
-                "constraint",
-                "index",
-                "key",
-                "unique",
-                "primary",
-                "foreign",
-            ):
-                found.append(("column", m.group(1), m.group(2)))
-            break
-    return found
+    return [e for e in map(effect, statements(sql)) if e]
+
+
+def _schema(host: Host) -> dict[str, set]:
+    """Tables, (table, column) and (table, index) pairs of the database, lower case."""
+    tables_ = _sql(
+        host, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+    )
+    cols = _sql(
+        host,
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = DATABASE()",
+    )
+    idx = _sql(
+        host,
+        "SELECT table_name, index_name FROM information_schema.statistics "
+        "WHERE table_schema = DATABASE()",
+    )
+    return {
+        "table": {r[0].lower() for r in tables_},
+        "column": {(r[0].lower(), r[1].lower()) for r in cols},
+        "index": {(r[0].lower(), r[1].lower()) for r in idx},
+    }
+
+
+def _has(schema: dict[str, set], change: tuple[str, str, str]) -> bool:
+    kind, table, name = change
+    key = table.lower() if kind == "table" else (table.lower(), name.lower())
+    return key in schema[kind]
 
 
 def missing_changes(host: Host, scripts: list[str], repo: Path) -> list[str]:
@@ -335,38 +594,8 @@ def missing_changes(host: Host, scripts: list[str], repo: Path) -> list[str]:
     changes = [c for s in scripts for c in schema_changes((repo / s).read_text())]
     if not changes:
         raise ActionError(f"no schema change recognised in {', '.join(scripts)}")
-    have_tables = {
-        r[0].lower()
-        for r in _sql(
-            host, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
-        )
-    }
-    have_cols = {
-        (r[0].lower(), r[1].lower())
-        for r in _sql(
-            host,
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = DATABASE()",
-        )
-    }
-    have_idx = {
-        (r[0].lower(), r[1].lower())
-        for r in _sql(
-            host,
-            "SELECT table_name, index_name FROM information_schema.statistics "
-            "WHERE table_schema = DATABASE()",
-        )
-    }
-    missing = []
-    for kind, table, name in changes:
-        ok = {
-            "table": table.lower() in have_tables,
-            "column": (table.lower(), name.lower()) in have_cols,
-            "index": (table.lower(), name.lower()) in have_idx,
-        }[kind]
-        if not ok:
-            missing.append(f"{kind} {table}{'.' + name if name else ''}")
-    return missing
+    have = _schema(host)
+    return [_describe(c) for c in changes if not _has(have, c)]
 
 
 @verification

@@ -140,6 +140,11 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
     """Put the node's firewall in `mode`; look first, and guard the change with a rollback."""
     vars = host.vars
     wanted = render(mode, vars)
+    if rollback_armed(host):
+        # A run that died between its change and the confirmation left the rollback armed: it
+        # would undo, seconds from now, whatever is decided here. This change guards itself.
+        _cancel(host, f"{state_dir(host)}/rollback.pid", check=False)
+        transcript.note(f"{host}: cancelled the rollback armed by a run that never confirmed it")
     now = current(host, vars)
     scripts = {}
     for table, rules in wanted.items():

@@ -22,6 +22,22 @@ MARKER = "sakai-release.properties"
 DEPLOYED = ("webapps", MARKER)
 
 
+def files_manifest(base: str) -> str:
+    """A shell command printing `sha256  path` for every deployed file under `base`: the release
+    marker, each war, and webapps' other files (not Tomcat's own unpacking of a war)."""
+    listing = (
+        f"cd {q(base)} && {{ test -f {MARKER} && echo {MARKER}; for f in webapps/*; do "
+        '[ -e "$f" ] || continue; case "$f" in *.war) echo "$f" ;; '
+        '*) [ -e "$f.war" ] || find "$f" -type f ;; esac; done; }'
+    )
+    return f"{listing} | LC_ALL=C sort | xargs -r -d '\\n' sha256sum"
+
+
+def deployed_files(host: Host) -> str:
+    """`sha256  path` lines of what is deployed now (see `files_manifest`)."""
+    return host.probe(files_manifest(host.vars["tomcat_base"])).stdout
+
+
 def snapshot_name(tag: str) -> str:
     """The seed's name for a kept release: sakai_2-4-x-prod-002 -> sakai-core-2-4-x-prod-002."""
     return "sakai-core-" + tag.removeprefix("sakai_")
@@ -71,10 +87,12 @@ def snapshot(host: Host) -> Outcome:
         f"test -f {q(tar)} && cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256", check=False
     ).ok:
         return Outcome(host.name, f"snapshot {name}", False, f"{tar} kept earlier")
+    # The manifest of the deployed files goes first: a snapshot exists once its tarball does.
     host.run(
-        f"mkdir -p {q(rel)} && cd {q(base)} && tar -czf {q(tar)}.part {' '.join(DEPLOYED)} && "
+        f"mkdir -p {q(rel)} && ({files_manifest(base)}) > {q(rel)}/{q(name)}.files && "
+        f"cd {q(base)} && tar -czf {q(tar)}.part {' '.join(DEPLOYED)} && "
         f"mv {q(tar)}.part {q(tar)} && cd {q(rel)} && "
-        f"sha256sum {q(name)}.tar.gz > {q(name)}.sha256",
+        f"sha256sum {q(name)}.tar.gz {q(name)}.files > {q(name)}.sha256",
         timeout=600,
     )
     digest = host.probe(f"cat {q(rel)}/{q(name)}.sha256", check=False).stdout.split()[:1]
@@ -108,21 +126,42 @@ def deploy(host: Host, tag: str) -> Outcome:
 
 
 def install_snapshot(host: Host, name: str) -> Outcome:
-    """Replace what is deployed by the snapshot `name` (Tomcat stopped).
+    """Put the snapshot `name` back in place of what is deployed (Tomcat stopped), only if the
+    deployed files differ from it.
 
-    A node that still runs that release (never upgraded: the window halted before its turn) has
-    no snapshot and needs none.
+    Evidence, not assumption: a deploy always keeps its snapshot first, so a node with none never
+    had a deploy (the window halted before its turn) and still runs the old release; a node with
+    one is compared file by file (sha256) with the snapshot's manifest, which also catches a
+    deploy cut short before it wrote its release marker.
     """
     rel, base = host.vars["releases_dir"], host.vars["tomcat_base"]
     tag = "sakai_" + name.removeprefix("sakai-core-")
-    if deployed(host).get("release.tag") == tag:
-        return Outcome(host.name, f"install {name}", False, f"{tag} is deployed")
     tar = f"{rel}/{name}.tar.gz"
-    host.probe(f"cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256")
+    kept = host.probe(f"cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256", check=False).ok
+    if not kept:
+        have = deployed(host).get("release.tag")
+        if have == tag:
+            return Outcome(
+                host.name,
+                f"install {name}",
+                False,
+                f"no snapshot: no deploy ran on this node (each keeps one first); {tag} is "
+                "deployed, nothing to install",
+            )
+        raise ActionError(f"{host}: {have} is deployed and {tar} is missing: restore it by hand")
+    wanted = host.probe(f"cat {q(rel)}/{q(name)}.files").stdout
+    now = deployed_files(host)
+    if now == wanted:
+        count = len(wanted.splitlines())
+        return Outcome(
+            host.name, f"install {name}", False, f"the {count} deployed files equal {tar}"
+        )
     marker = host.probe(f"tar -xzOf {q(tar)} {MARKER}").stdout
     if javaproperties.loads(marker).get("release.tag") != tag:
         raise ActionError(f"{host}: {tar} does not hold {tag}: check {rel}")
     host.run(f"cd {q(base)} && rm -rf {' '.join(DEPLOYED)} && tar -xzf {q(tar)}", timeout=600)
+    if not transcript.dry_run and deployed_files(host) != wanted:
+        raise ActionError(f"{host}: after unpacking {tar} the deployed files still differ")
     transcript.artifact("install-snapshot", f"{host}:{base}", snapshot=tar, tag=tag)
     return Outcome(host.name, f"install {name}", True, f"{tag} from {tar}")
 

@@ -77,12 +77,46 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     )
 
 
-def _record(run: Run, step_id: str, operator: str, how: str) -> None:
+@pytest.fixture
+def consent(request: pytest.FixtureRequest):
+    """`consent(text)`: an action step asks a person before it destroys something.
+
+    It returns once the operator agreed: `--approve <step>` named explicitly (`all` approves the
+    testers' verdicts, never a loss), or a name typed at the terminal; otherwise the step fails
+    before the loss, naming the option. The answer goes into the record with the question.
+    """
+    config = request.config
+    run = config.stash.get(RUN, None)
+    state = run.states.get(request.node.nodeid) if run else None
+    step_id = state.id if state else request.node.name
+
+    def ask_for(text: str) -> None:
+        if transcript.dry_run:
+            transcript.note(f"dry run: {step_id} would ask: {text}")
+            return
+        if step_id in approved_ids(config):
+            _record(run, step_id, config.getoption("operator"), "--approve", what=text)
+            return
+        name = ask(config, f"\n{step_id}: {text}\nType your name to go on (empty to stop): ")
+        if name:
+            _record(run, step_id, name, "typed at the terminal", what=text)
+            return
+        pytest.fail(
+            f"{step_id} stopped before anything is lost: {text}. To go on anyway: "
+            f"--operator NAME --approve {step_id}",
+            pytrace=False,
+        )
+
+    return ask_for
+
+
+def _record(run: Run, step_id: str, operator: str, how: str, **more: str) -> None:
     entry = {
         "step": step_id,
         "operator": operator,
         "how": how,
         "at": now().isoformat("T", "seconds"),
+        **more,
     }
     run.approvals.append(entry)
     transcript.emit("approval", **entry)

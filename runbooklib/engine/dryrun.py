@@ -41,10 +41,14 @@ class DryRun:
 
 
 def would_run(run) -> list[str]:
+    """Per step: each action's verdict on each host (what it would change, from real reads),
+    then the commands it would run."""
     lines = []
     for state in run.steps():
+        verdicts = [e["text"] for e in state.entries if e["event"] == "note" and "changed" in e]
         commands = [e for e in state.entries if e["event"] == "command" and e.get("dry_run")]
-        if commands:
+        if verdicts or commands:
             lines.append(f"{state.id}:")
-            lines += [f"  {e['host']}: {e['command']}" for e in commands]
-    return lines or ["(no action step recorded a command)"]
+            lines += [f"  {text}" for text in verdicts]
+            lines += [f"    $ {e['host']}: {e['command']}" for e in commands]
+    return lines or ["(no action step recorded a change)"]

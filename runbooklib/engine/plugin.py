@@ -12,6 +12,7 @@ pytest_plugins = [
     "runbooklib.engine.window",  # --window-start, planned vs actual, the fallback's room
     "runbooklib.engine.plan",  # --plan
     "runbooklib.engine.halt",  # the first failure stops the procedure
+    "runbooklib.engine.until",  # --until: stop on purpose after a step
     "runbooklib.engine.dryrun",  # --dry-run
     "runbooklib.engine.approvals",  # manual steps: --approve, or asked at the terminal
     "runbooklib.engine.journal",  # JSON lines as it happens

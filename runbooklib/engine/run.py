@@ -90,6 +90,8 @@ class Run:
     current: StepState | None = None
     # procedure -> id of its failed step: the rest of that procedure is not run.
     halted_after: dict[str, str] = field(default_factory=dict)
+    # procedure -> the step named by --until: the rest is not run, on purpose.
+    stopped_after: dict[str, str] = field(default_factory=dict)
     # How a production target was confirmed (None: not production).
     target_confirmed: str | None = None
     # The window on today's clock (window.Window); set before the first step.
@@ -194,6 +196,10 @@ def verdict(run: Run, exitstatus: int) -> str:
         text = ", ".join(f"{p} HALTED after {i}" for p, i in run.halted_after.items())
     elif failed:
         text = f"FAILED: {', '.join(failed)}"
+    elif run.stopped_after and not interrupted:
+        done = sum(s.outcome in ("passed", "skipped") and not _until_skip(s) for s in states)
+        after = ", ".join(f"{p} after {i}" for p, i in run.stopped_after.items())
+        text = f"STOPPED as asked (--until): {after}; {done} of {len(states)} steps done"
     elif interrupted or exitstatus == pytest.ExitCode.INTERRUPTED or not_run:
         text = f"INTERRUPTED during {', '.join(interrupted) or '-'}; not run: {', '.join(not_run)}"
     else:
@@ -202,6 +208,10 @@ def verdict(run: Run, exitstatus: int) -> str:
         text = f"PASSED: {done} of {len(states)} {things} done"
     run.verdict = prefix + text
     return run.verdict
+
+
+def _until_skip(state: StepState) -> bool:
+    return state.outcome == "skipped" and state.reason.startswith("stopped after")
 
 
 def register(config: pytest.Config, name: str, plugin: object) -> None:
