@@ -140,7 +140,10 @@ def _sql_scripts(where: str, scripts: object, repo: Path) -> None:
             raise ActionError(f"{where}: sql_scripts lists {name} twice: list each script once")
         seen.add(name)
         if not (repo / name).is_file():
-            raise ActionError(f"{where}: sql_scripts names {name}, not in {repo / 'sql'}")
+            raise ActionError(
+                f"{where}: sql_scripts names {name}, which does not exist: fix the name "
+                "or add the script to sql/"
+            )
     order = [s for s in scripts if s in SEED_SQL]
     if order != list(SEED_SQL):
         raise ActionError(
