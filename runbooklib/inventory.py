@@ -168,7 +168,10 @@ def _relocation(vars: dict[str, Any]):
     default, chosen = vars.get("lab_subnet"), os.environ.get("LAB_SUBNET")
     if not default or not chosen or chosen == default:
         return lambda tree: tree
-    old = ipaddress.ip_network(default)
+    try:
+        old = ipaddress.ip_network(default)
+    except ValueError:
+        raise InventoryError(f"inventory: lab_subnet {default} is not a network: fix it") from None
     try:
         new = ipaddress.ip_network(chosen)
     except ValueError:
