@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from runbooklib.actions import firewall, reach
+from runbooklib.actions import firewall, known_issues, reach
 from runbooklib.actions.common import ActionError
 from runbooklib.inventory import Inventory
 
@@ -29,6 +29,8 @@ SERVICES = {
     "mail": ("smtp_host", "smtp_port", "sender", "to"),
     "chat": ("server", "port", "channel", "nick"),
 }
+# The allow-list of log lines at a Tomcat start (runbook/conftest.py loads and checks it first).
+KNOWN_ISSUES = "runbook/known-issues.yml"
 # The 2.4.1 schema changes, in the order the seed runs them (09:00: SAK-869, then SAK-878).
 SEED_SQL = ("sql/SAK-869.sql", "sql/SAK-878.sql")
 
@@ -60,6 +62,7 @@ def check(inventory: Inventory, repo: Path) -> None:
             except ActionError as exc:
                 raise ActionError(f"{where}: {str(exc).removeprefix('inventory: ')}") from None
     _sql_scripts(where, v["sql_scripts"], repo)
+    _known_issue_hosts(inventory, repo / KNOWN_ISSUES)
 
 
 def _port(where: str, key: str, value: object) -> int:
@@ -150,3 +153,14 @@ def _sql_scripts(where: str, scripts: object, repo: Path) -> None:
             f"{where}: sql_scripts must run {' then '.join(SEED_SQL)} (the seed's order), "
             f"not {', '.join(order) or 'none of them'}"
         )
+
+
+def _known_issue_hosts(inventory: Inventory, path: Path) -> None:
+    """A known issue for a host the inventory does not have is a typo that allows nothing."""
+    app = [h.name for h in inventory.group("app")]
+    for i, issue in enumerate(known_issues.load(path)):
+        if issue.hosts not in ("head", "app", *app):
+            raise ActionError(
+                f"known issues {path} entry {i + 1} ({issue.id}): hosts {issue.hosts} is no app "
+                f"node of inventory {inventory.where}: give head, app or one of {', '.join(app)}"
+            )

@@ -320,6 +320,12 @@ CASES = [
             "pattern: '^ERROR: Unsuccessful", "pattern: '(^ERROR: Unsuccessful", 1
         ),
     ),
+    Case(
+        "known-host",
+        "a known issue for a host the inventory does not have (a typo)",
+        ("known-issues.yml", "stubbing", "head, app"),
+        known=lambda t: t.replace("hosts: head", "hosts: stubbing", 1),
+    ),
     # Options and the environment.
     Case(
         "approve-action",
