@@ -108,26 +108,30 @@ class Lab:
         (STATE / "lab.json").write_text(json.dumps(data) + "\n")
 
 
-def parse_subnet(text: str) -> ipaddress.IPv4Network:
+def parse_subnet(text: str, source: str = "--subnet") -> ipaddress.IPv4Network:
+    """The lab's subnet from `text`; `source` (--subnet or $LAB_SUBNET) is what the fix names."""
     try:
-        net = ipaddress.ip_network(text, strict=True)
+        net = ipaddress.ip_network(text.strip(), strict=True)
     except ValueError:
         raise LabError(
-            f"subnet `{text}` is not a network like 198.51.100.0/24: fix --subnet"
+            f"subnet `{text}` is not a network like {DEFAULT_SUBNET}: fix {source}"
         ) from None
     if net.version != 4 or net.prefixlen != 24:
-        raise LabError(f"subnet {text} must be an IPv4 /24 (like {DEFAULT_SUBNET}): fix --subnet")
+        raise LabError(f"subnet {text} must be an IPv4 /24 (like {DEFAULT_SUBNET}): fix {source}")
     return net
 
 
 def chosen(subnet: str | None, app_nodes: int | None) -> Lab:
     """The lab asked for: options first, then $LAB_SUBNET, then what the last `up` recorded."""
     saved = recorded()
-    text = subnet or os.environ.get("LAB_SUBNET") or (saved and str(saved.subnet)) or DEFAULT_SUBNET
     nodes = app_nodes or (saved.app_nodes if saved else 2)
     if not 1 <= nodes <= 9:
         raise LabError(f"--app-nodes {nodes} is out of range: use 1 to 9")
-    return Lab(parse_subnet(text), nodes)
+    if subnet:
+        return Lab(parse_subnet(subnet), nodes)
+    if os.environ.get("LAB_SUBNET"):
+        return Lab(parse_subnet(os.environ["LAB_SUBNET"], "LAB_SUBNET"), nodes)
+    return Lab(saved.subnet if saved else parse_subnet(DEFAULT_SUBNET), nodes)
 
 
 def recorded() -> Lab | None:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from runbooklib.inventory import read_yaml
 
 FIELDS = {"id", "pattern", "justification", "expires", "hosts", "start"}
 STARTS = ("first", "any")
@@ -45,12 +45,7 @@ class KnownIssue:
 def load(path: str | Path, today: datetime.date | None = None) -> list[KnownIssue]:
     path = Path(path)
     today = today or datetime.date.today()
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise KnownIssuesError(
-            f"known issues {path}: cannot read it ({exc.__class__.__name__})"
-        ) from None
+    data = read_yaml(path, f"known issues {path}", KnownIssuesError)
     if not isinstance(data, list):
         raise KnownIssuesError(f"known issues {path}: must be a YAML list of entries")
     out, ids = [], set()
@@ -59,16 +54,19 @@ def load(path: str | Path, today: datetime.date | None = None) -> list[KnownIssu
         if not isinstance(entry, dict) or set(entry) != FIELDS:
             got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
             raise KnownIssuesError(f"{where}: needs exactly {sorted(FIELDS)}, has {got}")
-        if entry["id"] in ids:
-            raise KnownIssuesError(f"{where}: id {entry['id']!r} used twice")
-        ids.add(entry["id"])
+        if str(entry["id"]) in ids:
+            raise KnownIssuesError(f"{where}: id {entry['id']!r} used twice: give each its own")
+        ids.add(str(entry["id"]))
         try:
             pattern = re.compile(str(entry["pattern"]))
         except re.error as exc:
             raise KnownIssuesError(f"{where}: pattern does not compile: {exc}") from None
-        expires = entry["expires"]
-        if not isinstance(expires, datetime.date):
-            raise KnownIssuesError(f"{where}: expires must be a date (YYYY-MM-DD)")
+        try:
+            expires = datetime.date.fromisoformat(str(entry["expires"]))
+        except ValueError:
+            raise KnownIssuesError(
+                f"{where}: expires {entry['expires']} is not a date: give YYYY-MM-DD"
+            ) from None
         if expires < today:
             raise KnownIssuesError(
                 f"{where} ({entry['id']}) expired on {expires}: review it, then renew or delete it"

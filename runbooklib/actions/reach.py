@@ -12,9 +12,11 @@ the inventory's allow-lists, never from names in code.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
-from runbooklib.actions.common import q
+from runbooklib.actions import firewall
+from runbooklib.actions.common import ActionError, q
 from runbooklib.actions.http import parse_health
 from runbooklib.inventory import Inventory
 from runbooklib.remote import Host
@@ -40,9 +42,32 @@ def vantage(inventory: Inventory, group: str) -> list[Host]:
     return inventory.group(group) if group in inventory.groups else []
 
 
+def is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def matching_entry(address: str, entries: object) -> str | None:
+    """The allow-list network that holds `address` (an entry may be a whole network), or None.
+
+    The one answer to "is this host allowed?": by network membership, never by comparing text.
+
+    >>> matching_entry("198.51.100.61", [{"address": "198.51.100.0/24", "name": "lab"}])
+    '198.51.100.0/24'
+    """
+    if not is_ip(address):
+        raise ActionError(f"{address} is not an IP address: give vantage hosts their addresses")
+    ip = ipaddress.ip_address(address)
+    networks = firewall.allow_list(entries, "allow-list")
+    return next((n for n in networks if ip in ipaddress.ip_network(n)), None)
+
+
 def allowed(host: Host, var: str) -> bool:
     """Is this vantage host on the inventory's allow-list `var` (allow_8443, allow_9000)?"""
-    return any(str(e["address"]).split("/")[0] == host.address for e in host.vars.get(var) or [])
+    return matching_entry(host.address, host.vars.get(var)) is not None
 
 
 def https_from(client: Host, node: Host, path: str = "/portal/health") -> Answer:

@@ -31,19 +31,28 @@ def approved_ids(config: pytest.Config) -> set[str]:
 
 
 def check_options(config: pytest.Config, run: Run) -> None:
-    """Before anything runs: approvals need a name, and every id must name a selected step."""
+    """Before anything runs: approvals need a name, and every id must name a selected manual
+    step (approving an action step would approve nothing: it is a typo for another id)."""
+    operator = config.getoption("operator")
+    if operator is not None and not operator.strip():
+        raise pytest.UsageError("--operator is blank: give your name, it goes into the record")
     ids = approved_ids(config)
     if not ids:
         return
-    if not config.getoption("operator"):
+    if not operator:
         raise pytest.UsageError("--approve needs --operator NAME: who gives the approval")
-    known = {s.id for s in run.steps() if s.step}
-    unknown = sorted(ids - known - {"all"})
+    steps = {s.id: s.step for s in run.steps() if s.step}
+    manual = ",".join(i for i, step in steps.items() if step.kind == "manual") or "none"
+    unknown = sorted(ids - set(steps) - {"all"})
     if unknown:
-        manual = ",".join(s.id for s in run.steps() if s.step and s.step.kind == "manual")
         raise pytest.UsageError(
-            f"--approve {','.join(unknown)}: no such step in this run "
-            f"(manual steps here: {manual or 'none'})"
+            f"--approve {','.join(unknown)}: no such step in this run (manual steps here: {manual})"
+        )
+    not_manual = sorted(i for i in ids - {"all"} if steps[i].kind != "manual")
+    if not_manual:
+        raise pytest.UsageError(
+            f"--approve {','.join(not_manual)}: not a manual step, nothing to approve "
+            f"(manual steps here: {manual})"
         )
 
 

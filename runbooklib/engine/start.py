@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from runbooklib.engine import approvals, halt, journal, lock, record, resume, window
+from runbooklib.engine import halt, journal, lock, record, resume, usage, window
 from runbooklib.engine.follow import follow
 from runbooklib.engine.run import RUN, new_run, procedure_of
 from runbooklib.engine.steps import step_of
@@ -38,7 +38,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     inv = load_inventory(config)
     run = new_run(config, session.items, config.stash.get(_all_steps_key, {}), inv)
     config.stash[RUN] = run
-    approvals.check_options(config, run)
+    usage.check(config, run)
     if config.getoption("plan"):
         window.begin(config, run)
         return  # the plan touches nothing: no confirmation, lock, journal or report

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runbooklib.actions import inputs
+from runbooklib.actions import inputs, reach
 from runbooklib.actions.common import ActionError
 from runbooklib.inventory import Inventory
 
@@ -39,3 +39,33 @@ def test_bad_input_is_one_line_naming_the_fix(tmp_path, edit, message):
     with pytest.raises(ActionError, match=message) as err:
         inputs.check(Inventory.load(path), REPO)
     assert "\n" not in str(err.value)
+
+
+def test_allow_list_membership_is_by_network():
+    entries = [
+        {"address": "192.0.2.7", "name": "one host"},
+        {"address": "198.51.100.0/25", "name": "a network"},
+    ]
+    assert reach.matching_entry("192.0.2.7", entries) == "192.0.2.7/32"
+    assert reach.matching_entry("198.51.100.61", entries) == "198.51.100.0/25"
+    # Text that starts like an entry is not membership: .128 is outside the /25.
+    assert reach.matching_entry("198.51.100.128", entries) is None
+    assert reach.matching_entry("192.0.2.70", entries) is None
+
+
+def test_a_vantage_host_named_by_dns_cannot_be_judged_against_an_allow_list():
+    with pytest.raises(ActionError, match="adminws1.example.org is not an IP address"):
+        reach.matching_entry("adminws1.example.org", [{"address": "192.0.2.7", "name": "x"}])
+
+
+def test_the_vantage_hosts_follow_the_allow_lists_by_membership(tmp_path):
+    data = yaml.safe_load((REPO / "inventories/lab.yml").read_text())
+    # The admins' network instead of their addresses: they stay allowed, public stays off.
+    data["all"]["vars"]["allow_8443"] = [{"address": "198.51.100.48/29", "name": "admins"}]
+    path = tmp_path / "lab.yml"
+    path.write_text(yaml.safe_dump(data))
+    inv = Inventory.load(path)
+
+    assert [h.name for h in reach.clients(inv, "allow_8443")] == ["adminws1", "adminws2"]
+    assert [h.name for h in reach.clients(inv, "allow_8443", on=False)] == ["public"]
+    inputs.check(inv, REPO)

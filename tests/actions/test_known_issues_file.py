@@ -68,7 +68,8 @@ def test_expired_entry_is_an_error_naming_it(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (("expires: 2030-01-01", "expires: soon"), "must be a date"),
+        (("expires: 2030-01-01", "expires: soon"), "soon is not a date: give YYYY-MM-DD"),
+        (("expires: 2030-01-01", "expires: 2030-02-30"), "2030-02-30 is not a date"),
         (("  start: first", "  start: second"), "start must be"),
         (("  hosts: head\n", ""), "needs exactly"),
         (("pattern: 'ERROR", "pattern: '(ERROR"), "does not compile"),

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from runbook_project import ROOT
+from runbook_project import INVENTORY, ROOT
 
 # A conftest that turns every way of reaching a host into a logged error: Host.run (ssh through
 # testinfra), testinfra.get_host, and any process started for ssh. Only in a subprocess run.
@@ -67,6 +67,10 @@ def test_plan_prints_timeline_and_touches_nothing(project):
 
 def test_the_tripwire_catches_a_real_run(project):
     """Control for the test above: without --plan the same steps do try to connect."""
+    # A real run refuses a step whose group is not in the inventory: give u02 its `db`.
+    project.inventory(
+        INVENTORY + "    db:\n      hosts:\n        caje: {ansible_host: 192.0.2.251}\n"
+    )
     project.pytester.makeconftest(TRIPWIRE)
     project.procedure("upgrade", STEPS)
 
