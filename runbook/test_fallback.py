@@ -33,7 +33,14 @@ def test_f02_shutdown_app_servers(inventory):
         tomcat.assert_stopped(node)
 
 
-@step("f03", at="12:10", owner="Prabhu", kind="action", hosts="db")
+@step(
+    "f03",
+    at="12:10",
+    owner="Prabhu",
+    kind="action",
+    hosts="db",
+    asks="restore over rows written since the backup",
+)
 def test_f03_restore_database(inventory, db, repo, consent):
     """Restore Sakai internal production database on caje"""
     database.restore(db, inventory.vars["sql_scripts"], repo, allow_loss=consent)

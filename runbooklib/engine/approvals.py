@@ -31,8 +31,9 @@ def approved_ids(config: pytest.Config) -> set[str]:
 
 
 def check_options(config: pytest.Config, run: Run) -> None:
-    """Before anything runs: approvals need a name, and every id must name a selected manual
-    step (approving an action step would approve nothing: it is a typo for another id)."""
+    """Before anything runs: approvals need a name, and every id must name a selected step that
+    takes one: a manual step, or an action step that asks before a loss (approving any other
+    action step would approve nothing: it is a typo for another id)."""
     operator = config.getoption("operator")
     if operator is not None and not operator.strip():
         raise pytest.UsageError("--operator is blank: give your name, it goes into the record")
@@ -42,17 +43,18 @@ def check_options(config: pytest.Config, run: Run) -> None:
     if not operator:
         raise pytest.UsageError("--approve needs --operator NAME: who gives the approval")
     steps = {s.id: s.step for s in run.steps() if s.step}
-    manual = ",".join(i for i, step in steps.items() if step.kind == "manual") or "none"
+    manual = ",".join(i for i, step in steps.items() if step.takes_approval) or "none"
     unknown = sorted(ids - set(steps) - {"all"})
     if unknown:
         raise pytest.UsageError(
-            f"--approve {','.join(unknown)}: no such step in this run (manual steps here: {manual})"
+            f"--approve {','.join(unknown)}: no such step in this run "
+            f"(steps that take an approval here: {manual})"
         )
-    not_manual = sorted(i for i in ids - {"all"} if steps[i].kind != "manual")
+    not_manual = sorted(i for i in ids - {"all"} if not steps[i].takes_approval)
     if not_manual:
         raise pytest.UsageError(
             f"--approve {','.join(not_manual)}: not a manual step, nothing to approve "
-            f"(manual steps here: {manual})"
+            f"(steps that take an approval here: {manual})"
         )
 
 

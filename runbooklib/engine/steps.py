@@ -47,6 +47,13 @@ class Step:
     timeout: float
     # First paragraph of the docstring: the seed's words.
     title: str
+    # An action step that may stop to ask a person before it destroys something: what it asks
+    # (approved by naming the step with --approve, never by `all`).
+    asks: str = ""
+
+    @property
+    def takes_approval(self) -> bool:
+        return self.kind == "manual" or bool(self.asks)
 
     @property
     def minute(self) -> int:
@@ -61,6 +68,7 @@ def step(
     kind: str = "action",
     hosts: str = "all",
     timeout: float | None = None,
+    asks: str = "",
 ) -> Callable[[Callable], Callable]:
     """Declare a step: stable id, planned time, owner, kind, target hosts and an optional bound."""
     if kind not in KINDS:
@@ -81,6 +89,7 @@ def step(
             hosts=hosts,
             timeout=float(timeout or DEFAULT_TIMEOUT[kind]),
             title=title,
+            asks=asks,
         )
         _order_in_module[func.__module__] += 1
         return pytest.mark.order(_order_in_module[func.__module__])(func)

@@ -34,7 +34,8 @@ def test_dry_run_shows_commands_per_host_and_runs_none(project):
         [
             "*dry run: commands not run*",
             "u01:",
-            "    $ stubing: CATALINA_BASE=/ucd/opt/sakai/tomcat /usr/share/tomcat10/bin/shutdown.sh",
+            "    $ stubing: CATALINA_BASE=/ucd/opt/sakai/tomcat "
+            "/usr/share/tomcat10/bin/shutdown.sh",
         ]
     )
     assert (project.path / "check-ran").read_text() == "yes"
