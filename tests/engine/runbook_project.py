@@ -20,6 +20,10 @@ all:
     app:
       hosts:
         stubing: {ansible_host: 192.0.2.250, head: true}
+    db:
+      hosts:
+        # The run lock's host: Ansible's `local` connection runs the lock's shell on this machine.
+        caje: {ansible_host: 127.0.0.1, ansible_connection: local}
 """
 
 
@@ -42,6 +46,8 @@ class Project:
             runbook_inventory = lab.yml
             runbook_reports = reports
             runbook_fallback = fallback
+            # The cluster's lock file, here in the project's folder (the lab's is on caje).
+            runbook_lock_file = {self.path / "cluster" / "runbook.lock"}
             # Inline runs import the engine a second time in this process: nothing to rewrite.
             filterwarnings = ignore::pytest.PytestAssertRewriteWarning
             """
