@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import configparser
 import json
+import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,34 @@ def events(journal: list[dict], event: str, **match) -> list[dict]:
     return [
         e for e in journal if e["event"] == event and all(e.get(k) == v for k, v in match.items())
     ]
+
+
+# Another run's note in the cluster's lock file (tests/engine/conftest.py's `held`).
+NOTE = {
+    "operator": "thomas",
+    "user": "thomas",
+    "machine": "laptop-7",
+    "pid": 4242,
+    "reports": "/home/thomas/runbook/reports",
+    "since": "2007-08-18T08:00:00-07:00",
+    "procedure": "upgrade",
+}
+
+
+def lock_file(project: Project) -> Path:
+    """The project's cluster lock (ini runbook_lock_file), on this machine."""
+    return project.path / "cluster" / "runbook.lock"
+
+
+def free(path: Path) -> bool:
+    """Whether no process holds the flock on `path`."""
+    return subprocess.run(["flock", "-n", str(path), "true"]).returncode == 0
+
+
+def wait_until(condition, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()

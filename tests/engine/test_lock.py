@@ -11,55 +11,15 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from runbook_project import NOTE, free, lock_file, wait_until
 
 ONE = """
 @step("u01", at="08:00", owner="Jon")
 def test_u01(inventory):
     '''One.'''
 """
-
-NOTE = {
-    "operator": "thomas",
-    "user": "thomas",
-    "machine": "laptop-7",
-    "pid": 4242,
-    "reports": "/home/thomas/runbook/reports",
-    "since": "2007-08-18T08:00:00-07:00",
-    "procedure": "upgrade",
-}
-
-
-def _lock_file(project):
-    return project.path / "cluster" / "runbook.lock"
-
-
-def _free(path) -> bool:
-    return subprocess.run(["flock", "-n", str(path), "true"]).returncode == 0
-
-
-def _wait_until(condition, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-@pytest.fixture
-def held(project):
-    """Another run's lock: its note in the file, the flock held by a live process."""
-    path = _lock_file(project)
-    path.parent.mkdir()
-    path.write_text(json.dumps(NOTE) + "\n")
-    holder = subprocess.Popen(["flock", str(path), "sleep", "120"])
-    assert _wait_until(lambda: not _free(path))
-    yield holder
-    holder.kill()
-    holder.wait()
 
 
 def test_the_lock_is_held_while_the_run_goes_on_and_freed_after(project):
@@ -82,8 +42,8 @@ def test_the_lock_is_held_while_the_run_goes_on_and_freed_after(project):
 
     project.run("--operator", "sandra").assert_outcomes(passed=1)
 
-    assert _free(_lock_file(project))
-    assert _lock_file(project).read_text() == ""  # the note goes with the lock
+    assert free(lock_file(project))
+    assert lock_file(project).read_text() == ""  # the note goes with the lock
 
 
 def test_a_held_lock_refuses_a_run_from_anywhere_naming_its_holder(project, held):
@@ -96,11 +56,11 @@ def test_a_held_lock_refuses_a_run_from_anywhere_naming_its_holder(project, held
         assert [line for line in result.stderr.lines if line.strip()] == [
             "ERROR: the cluster of inventory lab is in use by thomas (thomas@laptop-7 pid 4242, "
             "reports /home/thomas/runbook/reports) since 2007-08-18T08:00:00-07:00, running "
-            f"upgrade: wait for that run to end (lock caje:{_lock_file(project)}; it frees "
+            f"upgrade: wait for that run to end (lock caje:{lock_file(project)}; it frees "
             "itself when that run dies)"
         ]
     assert not (project.path / "reports").exists()
-    assert json.loads(_lock_file(project).read_text()) == NOTE  # untouched
+    assert json.loads(lock_file(project).read_text()) == NOTE  # untouched
 
 
 def test_break_lock_never_takes_a_held_lock(project, held):
@@ -110,12 +70,12 @@ def test_break_lock_never_takes_a_held_lock(project, held):
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: *in use by thomas*; --break-lock never takes it"])
-    assert held.poll() is None and json.loads(_lock_file(project).read_text()) == NOTE
+    assert held.poll() is None and json.loads(lock_file(project).read_text()) == NOTE
 
 
 def test_a_lock_left_by_a_dead_holder_is_taken_at_once(project):
     project.procedure("upgrade", ONE)
-    path = _lock_file(project)
+    path = lock_file(project)
     path.parent.mkdir()
     path.write_text(json.dumps(NOTE) + "\n")  # its note is there, its flock went with it
 
@@ -143,7 +103,7 @@ def test_a_killed_runs_lock_frees_itself_and_the_next_run_takes_it(project):
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert _wait_until(lambda: (project.path / "u01-started").exists(), 60)
+        assert wait_until(lambda: (project.path / "u01-started").exists(), 60)
         refused = project.run("--reports", "second")
         assert refused.ret == pytest.ExitCode.USAGE_ERROR
         refused.stderr.fnmatch_lines([f"ERROR: *in use by * pid {first.pid}, reports *"])
@@ -151,7 +111,7 @@ def test_a_killed_runs_lock_frees_itself_and_the_next_run_takes_it(project):
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
 
-    assert _wait_until(lambda: _free(_lock_file(project)), 5), "the dead run's lock stayed"
+    assert wait_until(lambda: free(lock_file(project)), 5), "the dead run's lock stayed"
     project.procedure("upgrade", ONE)  # the same procedure, without the long step
 
     project.run("--reports", "second").assert_outcomes(passed=1)
