@@ -51,7 +51,9 @@ lock={lock}
 IFS= read -r note || exit 2
 mkdir -p "${{lock%/*}}"
 exec 9>>"$lock"
-if ! flock -n 9; then printf 'HELD %s\\n' "$(cat "$lock")"; exit 3; fi
+flock -n 9; taken=$?
+if [ "$taken" = 1 ]; then printf 'HELD %s\\n' "$(cat "$lock")"; exit 3; fi
+if [ "$taken" != 0 ]; then echo "flock missing or failed (exit $taken)" >&2; exit 4; fi
 printf '%s\\n' "$note" >"$lock"
 echo LOCKED
 while timeout {ttl} sh -c 'IFS= read -r beat'; do :; done
@@ -210,6 +212,6 @@ def acquire(config: pytest.Config, run: Run, host: Host) -> None:
         )
     why = (err.decode(errors="replace").strip().splitlines() or ["no answer"])[-1]
     raise pytest.UsageError(
-        f"cannot take the run lock {where} ({host.address}): {why}: the lock host must answer "
-        "over ssh before the run starts"
+        f"cannot take the run lock {where} ({host.address}): {why}: the run needs that host "
+        "over ssh, with util-linux's flock and the lock file's folder writable"
     )

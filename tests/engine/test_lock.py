@@ -153,3 +153,20 @@ def test_plan_takes_no_lock(project, held):
 
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*plan: upgrade on lab*"])
+
+
+def test_a_lock_that_cannot_be_taken_refuses_the_run_in_one_line(project):
+    project.procedure("upgrade", ONE)
+    lock_file(project).parent.write_text("")  # its folder cannot be made: a file is in the way
+
+    result = project.run()
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert len([line for line in result.stderr.lines if line.strip()]) == 1
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: cannot take the run lock caje:*/cluster/runbook.lock (127.0.0.1): *: the run "
+            "needs that host over ssh, with util-linux's flock and the lock file's folder writable"
+        ]
+    )
+    assert not (project.path / "reports").exists()
