@@ -7,18 +7,29 @@ Every check is read-only and marked with the phases it belongs to:
     pytest checks/ --phase during       # while the window is open (maintenance mode)
     pytest checks/ --expect fallback    # after a fallback: 2.4.0, no upgrade scripts
 
-The run ends with one line: `GO`, or `NO-GO` followed by each failed check and why.
+The run ends with one line: `GO` only when every check of the phase ran and passed, in a
+recorded run; else `NO-GO`, naming each failed check and why, then what was `not proven`
+(deselected by -k, --deselect or node ids, skipped, not run), and the exit status is non-zero.
+pytest-xdist is refused here as for the procedures (the engine's start): the checks spread over
+hosts with threads inside each check, and a verdict needs the one process that records it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from runbooklib.actions import known_issues, secrets
+from runbooklib.engine.run import RUN
 from runbooklib.transcript import transcript
 
 PHASES = ("preflight", "during", "after")
 KNOWN_ISSUES = "runbook/known-issues.yml"
+# Node ids of every check of the selected phase, selected or not.
+_phase_checks_key = pytest.StashKey[list]()
+# To turn the exit status non-zero when every selected check passed but the phase is not proven.
+_session_key = pytest.StashKey[pytest.Session]()
 
 
 def pytest_addoption(parser):
@@ -94,31 +105,75 @@ def _why(report) -> str:
     return first.removeprefix("AssertionError: ").removeprefix("assert ")[:300]
 
 
+def pytest_collection_finish(session):
+    config = session.config
+    if not config.option.collectonly:
+        config.stash[_phase_checks_key] = phase_checks(session, config.getoption("phase"))
+        config.stash[_session_key] = session
+
+
+def phase_checks(session, phase: str) -> list[str]:
+    """Node ids of every check of the phase in this folder, whatever the command line selected:
+    a GO speaks for the whole phase, so what -k, node ids or --deselect left out must show."""
+    ids = []
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        module = pytest.Module.from_parent(session, path=path)
+        try:
+            ids += [item.nodeid for item in _items(module) if item.get_closest_marker(phase)]
+        except Exception:  # noqa: BLE001 - a module that does not import proves nothing
+            ids.append(module.nodeid)
+    return ids
+
+
+def _items(node):
+    for child in node.collect():
+        if isinstance(child, pytest.Item):
+            yield child
+        else:
+            yield from _items(child)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    checks = [
-        r
-        for key in ("passed", "failed", "error", "skipped")
-        for r in terminalreporter.stats.get(key, [])
-        if getattr(r, "when", "") in ("setup", "call") and "checks/" in r.nodeid
-    ]
-    if config.option.collectonly:
-        return
-    if not checks:
-        terminalreporter.write_line(
-            f"NO-GO: no check ran (exit status {int(exitstatus)})", red=True
-        )
-        return
+    if config.option.collectonly or exitstatus == pytest.ExitCode.USAGE_ERROR:
+        return  # a refused run: its one ERROR line says why
+    text, markup = verdict(terminalreporter, config, exitstatus)
+    terminalreporter.write_line(text, **markup)
+    session = config.stash.get(_session_key, None)
+    if text.startswith("NO-GO") and session is not None and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def verdict(terminalreporter, config, exitstatus) -> tuple[str, dict]:
+    """The last line: GO only when every check of the phase ran, passed, and was recorded."""
     phase = config.getoption("phase")
-    bad = [r for r in checks if r.failed]
-    skipped = [r for r in checks if r.skipped]
-    passed = [r for r in checks if r.passed and r.when == "call"]
-    if bad:
-        reasons = "; ".join(
-            f"{r.nodeid.split('::')[-1]}: {transcript.redact(_why(r))}" for r in bad
-        )
-        terminalreporter.write_line(f"NO-GO ({phase}): {reasons}", red=True, bold=True)
-    else:
-        extra = f", {len(skipped)} skipped (see above)" if skipped else ""
-        terminalreporter.write_line(
-            f"GO ({phase}): {len(passed)} checks passed{extra}", green=True, bold=True
-        )
+    wanted = config.stash.get(_phase_checks_key, [])
+    reports = [
+        r
+        for key in ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+        for r in terminalreporter.stats.get(key, [])
+        if isinstance(r, pytest.TestReport)
+    ]
+    failed = {r.nodeid: r for r in reports if r.failed}
+    skipped = {r.nodeid: r for r in reports if r.skipped}
+    passed = {r.nodeid for r in reports if r.passed and r.when == "call"}
+    red = {"red": True, "bold": True}
+    if not reports:
+        return f"NO-GO ({phase}): no check ran (exit status {int(exitstatus)})", red
+    unproven = [
+        f"{_name(n)} ({'skipped' if n in skipped else 'not run'})"
+        for n in wanted
+        if n not in failed and n not in passed
+    ]
+    parts = [f"{_name(n)}: {transcript.redact(_why(r))}" for n, r in failed.items()]
+    if unproven:
+        parts.append(f"not proven: {', '.join(unproven)}")
+    run = config.stash.get(RUN, None)
+    if run is None or run.base is None:
+        parts.append("no record of this run")
+    if parts:
+        return f"NO-GO ({phase}): {'; '.join(parts)}", red
+    return f"GO ({phase}): all {len(wanted)} checks passed", {"green": True, "bold": True}
+
+
+def _name(nodeid: str) -> str:
+    return nodeid.split("::")[-1]

@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,8 @@ class Journal:
     def __init__(self, run: Run, path: Path):
         self.run, self.path = run, path
         self.file = path.open("a", encoding="utf-8")
+        # Checks run their hosts in threads, each emitting commands: one whole line at a time.
+        self._writing = threading.Lock()
         transcript.listeners.append(self.write)
 
     def write(self, event: str, data: dict) -> None:
@@ -37,9 +40,13 @@ class Journal:
         if self.run.current is not None and "step" not in data:
             line["step"] = self.run.current.id
         line.update(data)
-        self.file.write(json.dumps(line, default=str) + "\n")
-        self.file.flush()
-        os.fsync(self.file.fileno())  # on disk before the next command: a crash loses nothing
+        text = json.dumps(line, default=str) + "\n"
+        with self._writing:
+            if self.file.closed:  # a thread still talking after the session ended
+                return
+            self.file.write(text)
+            self.file.flush()
+            os.fsync(self.file.fileno())  # on disk before the next command: a crash loses nothing
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -50,7 +57,8 @@ class Journal:
     def close(self) -> None:
         if self.write in transcript.listeners:
             transcript.listeners.remove(self.write)
-        self.file.close()
+        with self._writing:
+            self.file.close()
 
 
 def git_revision(root: Path) -> str:

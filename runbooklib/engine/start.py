@@ -1,19 +1,77 @@
-"""Starting a run: every check that can refuse it happens here, after collection and before the
-first step touches a host, in this order: inventory, approvals named, production confirmation,
-lock, journal to resume from; then the window, the journal and the report are opened.
+"""Starting a run: one sequence, no way around it.
+
+1. Every check that can refuse the run, touching nothing: the options (no pytest-xdist, the
+   approvals), the inventory, the lock host, the reports folder, the journal to resume from, the
+   window.
+2. The operator's word for a production inventory: the only question asked, and only once every
+   check above has passed.
+3. The lock on the cluster: the run's first connection (production is confirmed by then).
+4. Only then the journal and the report.
+
+A refused run exits with status 4 and one `ERROR:` line, and leaves no lock, journal or record.
+A lock that is held refuses after the confirmation, since finding out needs a connection.
+
+pytest-xdist (`-n`, `--dist`, `--tx`, `-f`) is refused for the procedures and for the checks
+before anything else: its workers would each run a share of the steps with no start sequence (no
+lock, journal, approvals or record), and its controller would print a verdict of no record. The
+checks run in parallel across hosts inside each check instead.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
 from runbooklib.engine import halt, journal, lock, record, resume, usage, window
 from runbooklib.engine.follow import follow
-from runbooklib.engine.run import RUN, new_run, procedure_of
+from runbooklib.engine.run import RUN, Run, new_run, procedure_of
 from runbooklib.engine.steps import step_of
 from runbooklib.engine.target import confirm_target, load_inventory
 
 _all_steps_key = pytest.StashKey[dict]()
+
+NO_XDIST = (
+    "{flag}: the procedures and the go/no-go checks never run under pytest-xdist (its workers "
+    "would skip the lock, journal, approvals and record): run without {flag}"
+)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config):
+    # A wrapper runs before pytest-xdist's own hook starts workers or its -f loop.
+    flag = _distribution(config)
+    if flag and any(_touches_runbook(config, arg) for arg in config.args):
+        raise pytest.UsageError(NO_XDIST.format(flag=flag))
+    return (yield)
+
+
+def _distribution(config: pytest.Config) -> str | None:
+    """The pytest-xdist option that would spread this session over processes, if any."""
+    option = config.option
+    if getattr(option, "looponfail", False):
+        return "-f/--looponfail"
+    workers = getattr(option, "numprocesses", None)
+    if workers == 0:  # pytest-xdist's own way to turn itself off
+        return None
+    if workers:
+        return f"-n {workers}"
+    if getattr(option, "tx", None):
+        return "--tx"
+    if getattr(option, "dist", "no") != "no" or getattr(option, "distload", False):
+        return "--dist"
+    return None
+
+
+def _touches_runbook(config: pytest.Config, arg: str) -> bool:
+    """Whether a command-line path is, holds or lies inside a procedures or checks folder."""
+    path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+    folders = [*config.getini("runbook_steps"), *config.getini("runbook_checks")]
+    for folder in (Path(f).resolve() for f in folders):
+        if path == folder or folder in path.parents or path in folder.parents:
+            return True
+    return False
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -30,11 +88,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
-    if config.option.collectonly or hasattr(config, "workerinput"):
-        # Collecting only, or a pytest-xdist worker: the lock, journal and record are not theirs.
+    if config.option.collectonly:
         return
     if not any(procedure_of(config, item) for item in session.items):
         return
+    if hasattr(config, "workerinput"):
+        # A pytest-xdist worker that got here around the check on the command line (--pyargs,
+        # a path the check could not read): it must not run steps outside the start sequence.
+        raise pytest.UsageError(NO_XDIST.format(flag="-n"))
     inv = load_inventory(config)
     run = new_run(config, session.items, config.stash.get(_all_steps_key, {}), inv)
     config.stash[RUN] = run
@@ -42,10 +103,28 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.getoption("plan"):
         window.begin(config, run)
         return  # the plan touches nothing: no confirmation, lock, journal or report
-    run.target_confirmed = confirm_target(config, inv)
-    lock.acquire(config, run)
+    holder = lock.lock_host(config, inv)
+    _check_reports_folder(run)
     earlier_start = resume.load(config, run)
     window.begin(config, run, earlier_start)
+    run.target_confirmed = confirm_target(config, inv)
+    lock.acquire(config, run, holder)
+    _open_record(session, run)
+
+
+def _check_reports_folder(run: Run) -> None:
+    """The record must be writable: found now, not after the lock is taken."""
+    folder = run.reports_dir
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise pytest.UsageError(
+            f"reports folder {folder}: {existing} is not a folder this user can write: "
+            "give --reports DIR"
+        )
+
+
+def _open_record(session: pytest.Session, run: Run) -> None:
+    config = session.config
     follow(config, run)
     halt.watch(config, run)
     journal.open_journal(config, run)
@@ -53,8 +132,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
         tr.write_line(
-            f"run: {run.procedure} on {inv.name} by {run.operator}, window {run.window.describe()}"
-            f"; journal {run.base}.jsonl"
+            f"run: {run.procedure} on {run.inventory.name} by {run.operator}, window "
+            f"{run.window.describe()}; journal {run.base}.jsonl"
         )
         if run.resumed_from:
             tr.write_line(f"resuming from {run.resumed_from}: {len(run.done_earlier)} steps done")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import configparser
 import json
+import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,10 @@ all:
     app:
       hosts:
         stubing: {ansible_host: 192.0.2.250, head: true}
+    db:
+      hosts:
+        # The run lock's host: Ansible's `local` connection runs the lock's shell on this machine.
+        caje: {ansible_host: 127.0.0.1, ansible_connection: local}
 """
 
 
@@ -42,6 +48,8 @@ class Project:
             runbook_inventory = lab.yml
             runbook_reports = reports
             runbook_fallback = fallback
+            # The cluster's lock file, here in the project's folder (the lab's is on caje).
+            runbook_lock_file = {self.path / "cluster" / "runbook.lock"}
             # Inline runs import the engine a second time in this process: nothing to rewrite.
             filterwarnings = ignore::pytest.PytestAssertRewriteWarning
             """
@@ -81,3 +89,34 @@ def events(journal: list[dict], event: str, **match) -> list[dict]:
     return [
         e for e in journal if e["event"] == event and all(e.get(k) == v for k, v in match.items())
     ]
+
+
+# Another run's note in the cluster's lock file (tests/engine/conftest.py's `held`).
+NOTE = {
+    "operator": "thomas",
+    "user": "thomas",
+    "machine": "laptop-7",
+    "pid": 4242,
+    "reports": "/home/thomas/runbook/reports",
+    "since": "2007-08-18T08:00:00-07:00",
+    "procedure": "upgrade",
+}
+
+
+def lock_file(project: Project) -> Path:
+    """The project's cluster lock (ini runbook_lock_file), on this machine."""
+    return project.path / "cluster" / "runbook.lock"
+
+
+def free(path: Path) -> bool:
+    """Whether no process holds the flock on `path`."""
+    return subprocess.run(["flock", "-n", str(path), "true"]).returncode == 0
+
+
+def wait_until(condition, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()

@@ -39,7 +39,7 @@ def test_u01_block(inventory):
     '''Prevent any client access.'''
     inventory.host("stubing").run("iptables-restore < /tmp/rules")
 
-@step("u02", at="08:10", owner="Prabhu", kind="check", hosts="db")
+@step("u02", at="08:10", owner="Prabhu", kind="check", hosts="backup")
 def test_u02_clone(inventory):
     '''Backing up (CLONE) production database.'''
     inventory.host("stubing").probe("true")
@@ -58,7 +58,7 @@ def test_plan_prints_timeline_and_touches_nothing(project):
             r".*plan: upgrade on lab, window 08:00-12:00.*",
             r"08:00  Joncarlo  action  u01   Prevent any client access\.  \[app: stubing\]",
             r"08:10  Prabhu    check   u02   Backing up \(CLONE\) production database\.  "
-            r"\[db: not in inventory lab\]",
+            r"\[backup: not in inventory lab\]",
         ]
     )
     assert not (project.path / "connections.log").exists()
