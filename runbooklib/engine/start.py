@@ -19,7 +19,6 @@ checks run in parallel across hosts inside each check instead.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ from runbooklib.engine.steps import step_of
 from runbooklib.engine.target import confirm_target, load_inventory
 
 _all_steps_key = pytest.StashKey[dict]()
+_refused = pytest.StashKey[bool]()
 
 NO_XDIST = (
     "{flag}: the procedures and the go/no-go checks never run under pytest-xdist (its workers "
@@ -74,8 +74,8 @@ def _touches_runbook(config: pytest.Config, arg: str) -> bool:
     return False
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
     # Before -k deselects anything: the window needs the fallback's planned length even when
     # only the upgrade runs.
     steps: dict[str, list] = {}
@@ -84,11 +84,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if meta:
             steps.setdefault(item.path.stem.removeprefix("test_"), []).append(meta)
     config.stash[_all_steps_key] = steps
+    try:
+        return (yield)
+    except BaseException:
+        # pytest calls pytest_collection_finish even when this hook refused the run (its
+        # `finally`): that refusal must stand, with nothing started after it.
+        config.stash[_refused] = True
+        raise
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
-    if config.option.collectonly:
+    if config.option.collectonly or config.stash.get(_refused, False):
         return
     if not any(procedure_of(config, item) for item in session.items):
         return
@@ -104,23 +111,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         window.begin(config, run)
         return  # the plan touches nothing: no confirmation, lock, journal or report
     holder = lock.lock_host(config, inv)
-    _check_reports_folder(run)
     earlier_start = resume.load(config, run)
     window.begin(config, run, earlier_start)
     run.target_confirmed = confirm_target(config, inv)
     lock.acquire(config, run, holder)
     _open_record(session, run)
-
-
-def _check_reports_folder(run: Run) -> None:
-    """The record must be writable: found now, not after the lock is taken."""
-    folder = run.reports_dir
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise pytest.UsageError(
-            f"reports folder {folder}: {existing} is not a folder this user can write: "
-            "give --reports DIR"
-        )
 
 
 def _open_record(session: pytest.Session, run: Run) -> None:

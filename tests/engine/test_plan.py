@@ -67,9 +67,9 @@ def test_plan_prints_timeline_and_touches_nothing(project):
 
 def test_the_tripwire_catches_a_real_run(project):
     """Control for the test above: without --plan the same steps do try to connect."""
-    # A real run refuses a step whose group is not in the inventory: give u02 its `db`.
+    # A real run refuses a step whose group is not in the inventory: give u02 its `backup`.
     project.inventory(
-        INVENTORY + "    db:\n      hosts:\n        caje: {ansible_host: 192.0.2.251}\n"
+        INVENTORY + "    backup:\n      hosts:\n        bk: {ansible_host: 192.0.2.251}\n"
     )
     project.pytester.makeconftest(TRIPWIRE)
     project.procedure("upgrade", STEPS)

@@ -52,11 +52,6 @@ def test_refused_in_one_line_before_any_ssh(pytester, monkeypatch, project, case
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 part 1 (branch rails): pytest calls pytest_collection_finish even after "
-    "collection raised, so the start sequence still writes a record; remove this mark then",
-)
 def test_a_refused_run_leaves_no_record(pytester, monkeypatch, project):
     missing = next(c for c in CASES if c.id == "missing-var")
     result = run(pytester, monkeypatch, project, missing)
@@ -74,10 +69,11 @@ def test_the_page_lists_exactly_the_cases():
 
 
 def test_control_unbroken_input_does_start_ssh(pytester, monkeypatch, project):
-    """The detector works: with nothing broken the run gets past every check and ssh is started
-    (the fake one fails, so the procedure halts at its first step)."""
+    """The detector works: with nothing broken the run gets past every check and ssh is started:
+    first for the run lock on the db host (the fake ssh fails, so that refuses the run)."""
     control = Case("control", "nothing broken", ())
     result = run(pytester, monkeypatch, project, control, "--dry-run", "--operator", "x", "-x")
 
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert any(" 198.51.100.11 " in call for call in refusal_cases.ssh_calls(project))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "cannot take the run lock" in result.stderr.str()
+    assert any("@198.51.100.21 " in call for call in refusal_cases.ssh_calls(project))

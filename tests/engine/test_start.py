@@ -25,7 +25,7 @@ NO_LOCK_HOST = INVENTORY[: INVENTORY.index("    db:")]
 
 # name -> (arguments, the ERROR line, pattern)
 REFUSALS = {
-    "inventory missing": (["--inventory", "nope.yml"], "ERROR: inventory */nope.yml not found*"),
+    "inventory missing": (["--inventory", "nope.yml"], "ERROR: inventory *nope.yml not found*"),
     "production not confirmed": (
         ["--inventory", "prod.yml"],
         "ERROR: inventory prod is production and was not confirmed: give --confirm-target prod",
@@ -42,7 +42,10 @@ REFUSALS = {
     "window start not a time": (["--window-start", "25:99"], "ERROR: --window-start 25:99: *"),
     "nothing to resume": (["--resume"], "ERROR: --resume: no journal of upgrade on lab in *"),
     "no lock host": (["--inventory", "nolock.yml"], "ERROR: *no group or host `db`*run lock*"),
-    "reports not a folder": (["--reports", "afile"], "ERROR: reports folder */afile: *"),
+    "reports not a folder": (
+        ["--reports", "afile"],
+        "ERROR: --reports afile: *afile is not a folder: give --reports a writable folder",
+    ),
     "lock held": ([], "ERROR: the cluster of inventory lab is in use by thomas*"),
     "-n": (["-n", "1"], "ERROR: -n 1: the procedures and the go/no-go checks never run under*"),
     "--dist": (["--dist", "load"], "ERROR: --dist: *"),

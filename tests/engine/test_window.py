@@ -13,7 +13,7 @@ all:
     window: {start: "08:00", end: "09:00"}
   children:
     app: {hosts: {stubing: {ansible_host: 192.0.2.250}}}
-    db: {hosts: {caje: {ansible_connection: local}}}
+    db: {hosts: {caje: {ansible_host: 127.0.0.1, ansible_connection: local}}}
 """
 UPGRADE = """
 @step("u01", at="08:00", owner="Jon")
