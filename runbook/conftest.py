@@ -76,7 +76,12 @@ def _nothing_left_to_do(request):
 def pytest_runtest_makereport(item, call):
     report = yield
     meta = step_of(item)
-    if meta and report.failed and not transcript.dry_run and "inventory" in item.funcargs:
+    if (
+        meta
+        and report.failed
+        and not item.config.getoption("dry_run")
+        and "inventory" in item.funcargs
+    ):
         first = str(report.longrepr).strip().splitlines()[-1:] or ["failed"]
         try:
             notify.announce(item.funcargs["inventory"], f"step {meta.id} FAILED: {first[0][:300]}")

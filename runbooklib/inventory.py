@@ -37,6 +37,14 @@ class Inventory:
     # group name -> host names, in file order; "all" holds every host.
     groups: dict[str, list[str]] = field(default_factory=dict)
     hosts: dict[str, Host] = field(default_factory=dict)
+    # Ansible's check mode for the whole inventory (--dry-run): see `use_check_mode`.
+    check_mode: bool = False
+
+    def use_check_mode(self) -> None:
+        """Every host records the commands that would change it and runs none of them."""
+        self.check_mode = True
+        for host in self.hosts.values():
+            host.check_mode = True
 
     @property
     def where(self) -> str:

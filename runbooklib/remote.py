@@ -6,7 +6,8 @@
     >>> host.testinfra.socket("tcp://0.0.0.0:8443").is_listening
     True
 
-`run(..., changes=True)` is an action: in a dry run it is recorded and not run. `changes=False` is a
+`run(..., changes=True)` is an action: in check mode (`host.check_mode`, set by --dry-run) it is
+recorded and not run. `changes=False` is a
 read-only probe and always runs. Every command gets a bound, enforced on the host with coreutils'
 `timeout` because testinfra's `run()` has none of its own; ssh's ServerAlive options bound a dead
 link.
@@ -70,6 +71,8 @@ class Host:
     vars: dict[str, Any] = field(default_factory=dict)
     ssh_config: str | None = None
     user: str = "root"
+    # Ansible's check mode: commands that change the host are recorded, not run.
+    check_mode: bool = False
 
     def __str__(self) -> str:
         return self.name
@@ -91,7 +94,7 @@ class Host:
     ) -> Result:
         """Run `command` (a shell command line) on the host within `timeout` seconds."""
         shown = transcript.redact(command)
-        if changes and transcript.dry_run:
+        if changes and self.check_mode:
             transcript.command(self.name, shown, dry_run=True, changes=True)
             return Result(self.name, shown, 0, "", "", 0.0, dry_run=True)
         bounded = f"timeout --kill-after=5 {timeout:g} sh -c {shlex.quote(command)}"

@@ -19,8 +19,6 @@ REDACTED = "********"
 
 @dataclass
 class Transcript:
-    # Set by the engine for --dry-run: commands that change hosts are recorded, not run.
-    dry_run: bool = False
     # Kind of the step being run ("action", "check", "manual"); None outside a step.
     step_kind: str | None = None
     # Values that must never reach a report, a journal or the console (DB passwords, keys).
@@ -53,21 +51,19 @@ class Transcript:
     def note(self, text: str, **data: Any) -> None:
         self.emit("note", text=text, **data)
 
-    @property
-    def verifying_is_pointless(self) -> bool:
-        # In a dry run, action and manual steps changed nothing: checking their effect is moot.
-        return self.dry_run and self.step_kind in ("action", "manual")
-
 
 transcript = Transcript()
 
 
 def verification(func: Callable) -> Callable:
-    """Mark a read-only assertion helper; in a dry run of an action step it is recorded, not run."""
+    """Mark a read-only assertion helper of a host or an inventory (its first argument): in
+    check mode, within an action or manual step, it is recorded, not run: that step changed
+    nothing, so checking its effect is moot."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if transcript.verifying_is_pointless:
+        target = args[0] if args else None
+        if getattr(target, "check_mode", False) and transcript.step_kind in ("action", "manual"):
             transcript.note(f"would verify: {func.__name__}")
             return None
         return func(*args, **kwargs)

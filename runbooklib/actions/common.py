@@ -1,6 +1,6 @@
 """What every action shares: its outcome, writing a file to a host, and the order of the app nodes.
 
-    >>> outcome = Outcome("stubing", "firewall maintenance", changed=True, detail="rules applied")
+    >>> outcome = Outcome(host, "firewall maintenance", changed=True, detail="rules applied")
     >>> outcome.changed
     True
 
@@ -29,13 +29,13 @@ class ActionError(Exception):
 
 @dataclass
 class Outcome:
-    host: str
+    host: Host
     what: str
     changed: bool
     detail: str = ""
 
     def __post_init__(self) -> None:
-        if transcript.dry_run:
+        if self.host.check_mode:
             state = "would change" if self.changed else "unchanged"
         else:
             state = "changed" if self.changed else "unchanged"

@@ -141,7 +141,7 @@ def backup_staging(host: Host) -> Outcome:
             raise ActionError(
                 f"{host}: {bak} exists but does not match its manifest: move it away, then re-run"
             )
-        return Outcome(host.name, "config backup", False, f"{bak} exists and verifies")
+        return Outcome(host, "config backup", False, f"{bak} exists and verifies")
     names = staging_files(host)
     if not names:
         raise ActionError(f"{host}: staging area {staging} holds no files")
@@ -153,7 +153,7 @@ def backup_staging(host: Host) -> Outcome:
     )
     manifest = host.probe(f"cat {q(bak)}/{MANIFEST}", check=False).stdout
     transcript.artifact("config-backup", f"{host}:{bak}", manifest=manifest)
-    return Outcome(host.name, "config backup", True, f"{len(names)} files to {bak}")
+    return Outcome(host, "config backup", True, f"{len(names)} files to {bak}")
 
 
 def backup_manifest(host: Host) -> dict[str, str]:
@@ -182,7 +182,7 @@ def sync_from_staging(host: Host, staging: str | None = None) -> Outcome:
         )
         changed.append(name)
     detail = f"updated {', '.join(changed)}" if changed else "equal to the staging area"
-    return Outcome(host.name, "config sync", bool(changed), detail)
+    return Outcome(host, "config sync", bool(changed), detail)
 
 
 def set_properties(
@@ -200,20 +200,18 @@ def set_properties(
     replace, append = line_edits(before, changes)
     after = edit_properties(before, changes)
     if after == before:
-        return Outcome(host.name, f"edit {name}", False, f"{', '.join(changes)} already set")
+        return Outcome(host, f"edit {name}", False, f"{', '.join(changes)} already set")
     host.run(
         f"awk {q(_awk(replace, append))} {q(path)} > {q(path)}.part && "
         f"cat {q(path)}.part > {q(path)} && rm -f {q(path)}.part"
     )
     transcript.artifact("config-diff", f"{host}:{path}", diff=diff(before, after, name))
-    if not transcript.dry_run:
+    if not host.check_mode:
         now = javaproperties.loads(read(host, path))
         for key, value in changes.items():
             if now.get(key) != value:
                 raise ActionError(f"{host}: {path} has {key}={now.get(key)!r} after the edit")
-    return Outcome(
-        host.name, f"edit {name}", True, ", ".join(f"{k}={v}" for k, v in changes.items())
-    )
+    return Outcome(host, f"edit {name}", True, ", ".join(f"{k}={v}" for k, v in changes.items()))
 
 
 def properties(host: Host, name: str = "sakai.properties", where: str = "node") -> dict[str, str]:
@@ -228,7 +226,7 @@ def restore_staging(host: Host) -> Outcome:
     host.run(f"rm -rf {q(bak)}.part")
     if not host.probe(f"test -d {q(bak)}", check=False).ok:
         return Outcome(
-            host.name,
+            host,
             "config restore",
             False,
             f"no {bak}: the upgrade stopped before its backup (u06), and no step before it "
@@ -248,7 +246,7 @@ def restore_staging(host: Host) -> Outcome:
         )
         changed.append(name)
     detail = f"restored {', '.join(changed)}" if changed else "staging equals the backup"
-    return Outcome(host.name, "config restore", bool(changed), detail)
+    return Outcome(host, "config restore", bool(changed), detail)
 
 
 @verification

@@ -115,17 +115,17 @@ def backup(host: Host) -> Outcome:
         # Started scripts count: a backup taken after one began is no pre-upgrade backup.
         if any(a["backup"] == existing["backup"] for a in _script_log(host).values()):
             return Outcome(
-                host.name, "database backup", False, f"{existing['backup']} precedes the scripts"
+                host, "database backup", False, f"{existing['backup']} precedes the scripts"
             )
         if checksums(host) == existing["checksums"]:
             transcript.artifact("db-backup", f"{host}:{existing['backup']}", **_public(existing))
-            return Outcome(host.name, "database backup", False, f"{existing['backup']} is current")
+            return Outcome(host, "database backup", False, f"{existing['backup']} is current")
 
     manifest = dump_verified(host, "sakai")
     host.run(f"ln -sfn {q(Path(manifest['backup']).name)} {q(link)}")
     transcript.artifact("db-backup", f"{host}:{manifest['backup']}", **_public(manifest))
     return Outcome(
-        host.name, "database backup", True, f"{manifest['backup']} verified by a test restore"
+        host, "database backup", True, f"{manifest['backup']} verified by a test restore"
     )
 
 
@@ -151,7 +151,7 @@ def dump_verified(host: Host, prefix: str) -> dict:
     after = checksums(host)
     if before != after:
         raise ActionError(f"{host}: the database changed during the dump: stop every writer first")
-    digest = host.run(f"sha256sum {q(dump)}").stdout.split()[0] if not transcript.dry_run else ""
+    digest = host.run(f"sha256sum {q(dump)}").stdout.split()[0] if not host.check_mode else ""
     verified = verify(host, dump, after)
     cols = columns(host, list(after))
     manifest = {
@@ -209,7 +209,7 @@ gunzip -c {q(dump)} | $c scratch
 $c scratch -e {q(check)}
 """
     out = host.run(f"bash -c {q(script)}", timeout=1800, changes=True).stdout
-    if transcript.dry_run:
+    if host.check_mode:
         return "dry run"
     lines = [line.split("\t") for line in out.splitlines() if line]
     got_sums = {r[0].split(".", 1)[1]: r[1] for r in lines[: len(names)]}
@@ -235,7 +235,7 @@ def run_scripts(host: Host, scripts: list[str], repo: Path) -> Outcome:
     The checksums of every table are recorded (artifact `db-checksums`) before the first script.
     """
     manifest = _manifest(host, f"{host.vars['db_backup_dir']}/{PRE_UPGRADE}")
-    if not manifest and not transcript.dry_run:
+    if not manifest and not host.check_mode:
         raise ActionError(
             f"{host}: no verified backup in {host.vars['db_backup_dir']}: run u04 first"
         )
@@ -254,7 +254,7 @@ def run_scripts(host: Host, scripts: list[str], repo: Path) -> Outcome:
         if not done or not done["applied_at"]:
             todo.append((path.name, text, bool(done)))
     if not todo:
-        return Outcome(host.name, "database scripts", False, "all applied earlier")
+        return Outcome(host, "database scripts", False, "all applied earlier")
     transcript.artifact("db-checksums", f"{host}:{host.vars['db_name']}", checksums=checksums(host))
     _sql(
         host,
@@ -292,7 +292,7 @@ def run_scripts(host: Host, scripts: list[str], repo: Path) -> Outcome:
         )
         count = f"{len(remaining)} of {len(statements(text))} statements"
         did.append(f"{name} ({count}{', after an interruption' if started else ''})")
-    return Outcome(host.name, "database scripts", True, ", ".join(did))
+    return Outcome(host, "database scripts", True, ", ".join(did))
 
 
 def statements_to_run(host: Host, name: str, text: str, started: bool) -> list[str]:
@@ -350,7 +350,7 @@ def mark_applied(host: Host, name: str, text: str) -> Outcome:
         f"'{manifest.get('backup', '')}') ON DUPLICATE KEY UPDATE applied_at = NOW()",
         changes=True,
     )
-    return Outcome(host.name, f"mark {name} applied", True, "by hand")
+    return Outcome(host, f"mark {name} applied", True, "by hand")
 
 
 def writes_since_backup(host: Host, manifest: dict) -> dict[str, str]:
@@ -393,7 +393,7 @@ def restore(host: Host, scripts: list[str], repo: Path, allow_loss) -> Outcome:
             )
         _drop_empty_log(host)
         return Outcome(
-            host.name,
+            host,
             "database restore",
             False,
             "no backup was taken and no script was applied (the schema carries none of their "
@@ -406,7 +406,7 @@ def restore(host: Host, scripts: list[str], repo: Path, allow_loss) -> Outcome:
         if not lost and not present and not _script_log(host) and same_tables:
             _drop_empty_log(host)
             return Outcome(
-                host.name,
+                host,
                 "database restore",
                 False,
                 f"no script was applied and every table's rows equal {dump}: nothing to restore",
@@ -439,7 +439,7 @@ def restore(host: Host, scripts: list[str], repo: Path, allow_loss) -> Outcome:
     host.run(f"bash -c {q(script)}", timeout=1800)
     host.run(f"rm -f {q(marker)}")
     transcript.artifact("db-restore", f"{host}:{dump}", sha256=manifest["sha256"])
-    return Outcome(host.name, "database restore", True, f"loaded {dump}")
+    return Outcome(host, "database restore", True, f"loaded {dump}")
 
 
 def _drop_empty_log(host: Host) -> None:

@@ -158,7 +158,7 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
         hook = None if have["hooked"] else hooks(vars)[table][1]
         scripts[table] = restore_text(table, rules, hook)
     if not scripts:
-        return Outcome(host.name, f"firewall {mode}", False, "rules already in place")
+        return Outcome(host, f"firewall {mode}", False, "rules already in place")
 
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     sdir = state_dir(host)
@@ -181,9 +181,7 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
         [f"{sdir}/smartsite-{mode}-{t}-{stamp}.rules" for t in scripts],
         confirm_seconds,
     )
-    return Outcome(
-        host.name, f"firewall {mode}", True, f"tables {', '.join(scripts)}; saved {saved}"
-    )
+    return Outcome(host, f"firewall {mode}", True, f"tables {', '.join(scripts)}; saved {saved}")
 
 
 def save(host: Host, path: str) -> None:
@@ -219,7 +217,7 @@ def _guarded(host: Host, saved: str, files: list[str], confirm_seconds: int) -> 
         host.run(f"iptables-restore -w 5 < {q(saved)}", timeout=20, check=False)
         _cancel(host, pidfile, check=False)
         raise
-    if transcript.dry_run:
+    if host.check_mode:
         return
     # Confirmation = a new TCP connection to sshd through the new rules, then a command over SSH.
     if not _tcp_open(host.address, int(host.vars["ssh_port"]), timeout=5):

@@ -73,7 +73,7 @@ def health(host: Host) -> Health:
 
 def wait_healthy(host: Host, version: str, bound: float = 120) -> Health:
     """Poll until the node answers healthy with `version`, at most `bound` seconds."""
-    if transcript.dry_run:
+    if host.check_mode:
         transcript.note(f"would wait for {url(host, '/portal/health')} to report {version}")
         return Health(version, host.name, "dry run", True)
     deadline, last = time.monotonic() + bound, "no answer"

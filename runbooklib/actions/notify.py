@@ -27,7 +27,7 @@ def mail(inventory: Inventory, subject: str, body: str, to: list[str] | None = N
     msg["From"], msg["To"] = cfg["sender"], ", ".join(to or cfg["to"])
     msg["Subject"] = subject
     msg.set_content(body)
-    if transcript.dry_run:
+    if inventory.check_mode:
         transcript.note(f"would mail {msg['To']}: {subject}")
         return ""
     with smtplib.SMTP(cfg["smtp_host"], int(cfg.get("smtp_port", 25)), timeout=TIMEOUT) as smtp:
@@ -39,7 +39,7 @@ def mail(inventory: Inventory, subject: str, body: str, to: list[str] | None = N
 def announce(inventory: Inventory, text: str) -> None:
     """Say `text` in the chat channel: connect, wait for the welcome, join, say it, quit."""
     cfg = inventory.vars["chat"]
-    if transcript.dry_run:
+    if inventory.check_mode:
         transcript.note(f"would say in {cfg['channel']}: {text}")
         return
     state = {"welcome": False, "joined": False, "error": ""}

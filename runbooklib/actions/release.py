@@ -62,7 +62,7 @@ def checkout(host: Host, tag: str) -> Outcome:
     ).stdout.strip()
     if have == url:
         # A tag never moves; an interrupted checkout never got its final name (see `.part`).
-        return Outcome(host.name, f"checkout {tag}", False, f"{dest} is a checkout of {url}")
+        return Outcome(host, f"checkout {tag}", False, f"{dest} is a checkout of {url}")
     if have:
         raise ActionError(f"{host}: {dest} is a checkout of {have}, not {url}: move it away")
     host.run(
@@ -72,7 +72,7 @@ def checkout(host: Host, tag: str) -> Outcome:
     )
     rev = host.probe(f"svn info --show-item revision {q(dest)}", check=False).stdout.strip()
     transcript.artifact("checkout", f"{host}:{dest}", url=url, revision=rev)
-    return Outcome(host.name, f"checkout {tag}", True, f"{url} r{rev} in {dest}")
+    return Outcome(host, f"checkout {tag}", True, f"{url} r{rev} in {dest}")
 
 
 def snapshot(host: Host) -> Outcome:
@@ -86,7 +86,7 @@ def snapshot(host: Host) -> Outcome:
     if host.probe(
         f"test -f {q(tar)} && cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256", check=False
     ).ok:
-        return Outcome(host.name, f"snapshot {name}", False, f"{tar} kept earlier")
+        return Outcome(host, f"snapshot {name}", False, f"{tar} kept earlier")
     # The manifest of the deployed files goes first: a snapshot exists once its tarball does.
     host.run(
         f"mkdir -p {q(rel)} && ({files_manifest(base)}) > {q(rel)}/{q(name)}.files && "
@@ -99,7 +99,7 @@ def snapshot(host: Host) -> Outcome:
     transcript.artifact(
         "release-snapshot", f"{host}:{tar}", sha256=(digest or [""])[0], tag=current["release.tag"]
     )
-    return Outcome(host.name, f"snapshot {name}", True, str(tar))
+    return Outcome(host, f"snapshot {name}", True, str(tar))
 
 
 def deploy(host: Host, tag: str) -> Outcome:
@@ -108,9 +108,9 @@ def deploy(host: Host, tag: str) -> Outcome:
     Tomcat must be stopped (the deploy replaces the webapp under it).
     """
     if deployed(host).get("release.tag") == tag:
-        return Outcome(host.name, f"deploy {tag}", False, f"{tag} is deployed")
+        return Outcome(host, f"deploy {tag}", False, f"{tag} is deployed")
     src = f"{host.vars['src_dir']}/{tag}"
-    if not host.probe(f"test -f {q(src)}/build.xml", check=False).ok and not transcript.dry_run:
+    if not host.probe(f"test -f {q(src)}/build.xml", check=False).ok and not host.check_mode:
         raise ActionError(f"{host}: no checkout of {tag} in {src}: run the checkout step first")
     snapshot(host)
     base = host.vars["tomcat_base"]
@@ -119,10 +119,10 @@ def deploy(host: Host, tag: str) -> Outcome:
         timeout=900,
     )
     now = deployed(host)
-    if not transcript.dry_run and now.get("release.tag") != tag:
+    if not host.check_mode and now.get("release.tag") != tag:
         raise ActionError(f"{host}: after the deploy {MARKER} says {now.get('release.tag')!r}")
     transcript.artifact("deploy", f"{host}:{base}", tag=tag, version=now.get("release.version", ""))
-    return Outcome(host.name, f"deploy {tag}", True, f"{tag} ({now.get('release.version', '?')})")
+    return Outcome(host, f"deploy {tag}", True, f"{tag} ({now.get('release.version', '?')})")
 
 
 def install_snapshot(host: Host, name: str) -> Outcome:
@@ -142,7 +142,7 @@ def install_snapshot(host: Host, name: str) -> Outcome:
         have = deployed(host).get("release.tag")
         if have == tag:
             return Outcome(
-                host.name,
+                host,
                 f"install {name}",
                 False,
                 f"no snapshot: no deploy ran on this node (each keeps one first); {tag} is "
@@ -153,17 +153,15 @@ def install_snapshot(host: Host, name: str) -> Outcome:
     now = deployed_files(host)
     if now == wanted:
         count = len(wanted.splitlines())
-        return Outcome(
-            host.name, f"install {name}", False, f"the {count} deployed files equal {tar}"
-        )
+        return Outcome(host, f"install {name}", False, f"the {count} deployed files equal {tar}")
     marker = host.probe(f"tar -xzOf {q(tar)} {MARKER}").stdout
     if javaproperties.loads(marker).get("release.tag") != tag:
         raise ActionError(f"{host}: {tar} does not hold {tag}: check {rel}")
     host.run(f"cd {q(base)} && rm -rf {' '.join(DEPLOYED)} && tar -xzf {q(tar)}", timeout=600)
-    if not transcript.dry_run and deployed_files(host) != wanted:
+    if not host.check_mode and deployed_files(host) != wanted:
         raise ActionError(f"{host}: after unpacking {tar} the deployed files still differ")
     transcript.artifact("install-snapshot", f"{host}:{base}", snapshot=tar, tag=tag)
-    return Outcome(host.name, f"install {name}", True, f"{tag} from {tar}")
+    return Outcome(host, f"install {name}", True, f"{tag} from {tar}")
 
 
 @verification

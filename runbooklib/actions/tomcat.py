@@ -48,7 +48,7 @@ def stop(host: Host, grace: int = 60) -> Outcome:
     """Graceful shutdown; after `grace` seconds the process is killed (the record says so)."""
     running = pid(host)
     if running is None:
-        return Outcome(host.name, "tomcat stop", False, "not running")
+        return Outcome(host, "tomcat stop", False, "not running")
     host.run(
         f"{_env(host)} {q(host.vars['tomcat_home'])}/bin/shutdown.sh >/dev/null 2>&1",
         timeout=30,
@@ -65,7 +65,7 @@ def stop(host: Host, grace: int = 60) -> Outcome:
     host.run(f"rm -f {q(_pidfile(host))}")
     if out == "forced":
         transcript.note(f"{host}: Tomcat pid {running} did not stop within {grace}s and was killed")
-    return Outcome(host.name, "tomcat stop", True, f"pid {running} stopped ({out or 'dry run'})")
+    return Outcome(host, "tomcat stop", True, f"pid {running} stopped ({out or 'dry run'})")
 
 
 def start(
@@ -85,8 +85,8 @@ def start(
             "</dev/null >/dev/null 2>&1",
             timeout=60,
         )
-    if transcript.dry_run:
-        return Outcome(host.name, "tomcat start", changed, "dry run")
+    if host.check_mode:
+        return Outcome(host, "tomcat start", changed, "dry run")
     _wait_startup(host, marker, log, bound)
     errors, allowed = scan(host, known, start)
     transcript.artifact(
@@ -102,7 +102,7 @@ def start(
             f"{host}: {len(errors)} error line(s) in catalina.out since this start:\n{shown}"
         )
     detail = f"clean; {len(allowed)} known-issue line(s) allowed" if allowed else "clean"
-    return Outcome(host.name, "tomcat start", changed, detail)
+    return Outcome(host, "tomcat start", changed, detail)
 
 
 def _offset(host: Host, marker: str) -> int:

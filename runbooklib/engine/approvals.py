@@ -65,7 +65,7 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     if state is None or state.step is None or state.step.kind != "manual":
         return
     config, meta = item.config, state.step
-    if transcript.dry_run:
+    if run.dry_run:
         transcript.note(f"dry run: {meta.id} would ask {meta.owner} for confirmation")
         return
     ids = approved_ids(config)
@@ -102,7 +102,7 @@ def consent(request: pytest.FixtureRequest):
     step_id = state.id if state else request.node.name
 
     def ask_for(text: str) -> None:
-        if transcript.dry_run:
+        if config.getoption("dry_run"):
             transcript.note(f"dry run: {step_id} would ask: {text}")
             return
         if step_id in approved_ids(config):

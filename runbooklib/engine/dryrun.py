@@ -1,7 +1,9 @@
 """--dry-run: action steps record the commands they would run, on which host, and run none.
 
-`remote.Host.run(..., changes=True)` only records while `transcript.dry_run` is set; read-only
-probes and check steps still run (and so still need the hosts to answer).
+The mode is handed to the actions through their hosts: the inventory is loaded in check mode
+(`Inventory.use_check_mode`), so `host.run(..., changes=True)` records and runs nothing while
+read-only probes and check steps still run (and so still need the hosts to answer). Each action
+looks first and reports what it would change (`Outcome`: "would change").
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import pytest
 
 from runbooklib.engine.run import RUN
-from runbooklib.transcript import transcript
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,7 +23,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("dry_run"):
-        transcript.dry_run = True
         config.pluginmanager.register(DryRun(), "runbook-dryrun")
 
 
@@ -35,9 +35,6 @@ class DryRun:
         tr.write_sep("-", "dry run: commands not run")
         for line in would_run(run):
             tr.write_line(line)
-
-    def close(self) -> None:
-        transcript.dry_run = False
 
 
 def would_run(run) -> list[str]:

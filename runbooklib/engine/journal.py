@@ -99,7 +99,7 @@ def open_journal(config: pytest.Config, run: Run) -> None:
         pid=os.getpid(),
         argv=list(config.invocation_params.args),
         revision=run.revision,
-        dry_run=transcript.dry_run,
+        dry_run=run.dry_run,
         target_confirmed=run.target_confirmed,
         resumed_from=str(run.resumed_from) if run.resumed_from else None,
         window_start=run.window.start.isoformat(timespec="seconds"),

@@ -17,7 +17,6 @@ import pytest
 
 from runbooklib.engine.steps import Step, step_of
 from runbooklib.inventory import Inventory
-from runbooklib.transcript import transcript
 
 RUN = pytest.StashKey["Run"]()
 
@@ -107,6 +106,8 @@ class Run:
     verdict: str = "running"
     # git revision of the runbook, for the record.
     revision: str = "unknown"
+    # --dry-run: the inventory's hosts are in check mode (see remote.Host.check_mode).
+    dry_run: bool = False
 
     def steps(self) -> list[StepState]:
         return list(self.states.values())
@@ -158,6 +159,7 @@ def new_run(
         reports_dir=reports_dir(config),
         states=states,
         all_steps=all_steps,
+        dry_run=bool(config.getoption("dry_run", False)),
     )
 
 
@@ -191,7 +193,7 @@ def verdict(run: Run, exitstatus: int) -> str:
     failed = [s.id for s in states if s.outcome == "failed"]
     interrupted = [s.id for s in states if s.outcome == "interrupted"]
     not_run = [s.id for s in states if s.outcome == "not run"]
-    prefix = "DRY RUN, nothing changed: " if transcript.dry_run else ""
+    prefix = "DRY RUN, nothing changed: " if run.dry_run else ""
     if run.halted_after:
         text = ", ".join(f"{p} HALTED after {i}" for p, i in run.halted_after.items())
     elif failed:

@@ -39,9 +39,12 @@ def load_inventory(config: pytest.Config) -> Inventory:
         # An option is relative to where the operator stands; the ini default to the project.
         path = config.invocation_params.dir / option if option else config.rootpath / default
         try:
-            config.stash[_inventory_key] = Inventory.load(path)
+            inventory = Inventory.load(path)
         except InventoryError as exc:
             raise pytest.UsageError(str(exc)) from None
+        if config.getoption("dry_run", False):
+            inventory.use_check_mode()  # handed to every action through its hosts
+        config.stash[_inventory_key] = inventory
     return config.stash[_inventory_key]
 
 
