@@ -59,7 +59,7 @@ def main() -> int:
         "Made by `python -m tests.e2e.any_point_table` from what tests/e2e/test_any_point.py saw "
         "on the lab: for each step the upgrade was stopped in (a failure, or SIGKILL of the run "
         "after the step's first change), what the fallback did and the go/no-go after it, and "
-        "whether `--resume` finished the upgrade (action steps; SIGKILL).\n"
+        "whether `--resume` finished the upgrade after a SIGKILL in that step.\n"
     )
     print(table(json.loads(RESULTS.read_text())))
     return 0
