@@ -95,6 +95,7 @@ def known(pytestconfig):
 def _db_password_is_secret(inventory):
     """Whatever reads a config file must never print the DB password: register it for redaction."""
     secrets.register_db_password(inventory)
+    secrets.register_jmx_password(inventory)
 
 
 def _why(report) -> str:

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from runbooklib.actions import config, database, firewall, http, reach, release, tomcat
+from runbooklib.actions import (
+    config,
+    database,
+    firewall,
+    http,
+    reach,
+    release,
+    surface,
+    tomcat,
+)
 from runbooklib.actions.common import app_nodes, head_node, in_parallel
 
 pytestmark = pytest.mark.after
@@ -71,3 +80,12 @@ def test_jmx_9000_closed_to_public(inventory):
         "to prove 9000 closed from outside"
     )
     reach.assert_jmx_allow_list(inventory, app_nodes(inventory), heads=[head_node(inventory)])
+
+
+def test_surface_only_declared_ports(inventory):
+    """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
+    lets that host reach in public mode; no listener on an undeclared port."""
+    failures = in_parallel(
+        app_nodes(inventory), lambda n: surface.assert_surface(inventory, n, "public")
+    )
+    assert not failures, "; ".join(failures)

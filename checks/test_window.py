@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from runbooklib.actions import firewall, reach
+from runbooklib.actions import firewall, reach, surface
 from runbooklib.actions.common import app_nodes, head_node, in_parallel
 
 pytestmark = pytest.mark.during
@@ -31,3 +31,12 @@ def test_admins_reach_the_app(inventory):
 def test_jmx_9000_allow_list_only(inventory):
     """JMX on 9000 works from allow_9000 on the head node and is closed to everyone else."""
     reach.assert_jmx_allow_list(inventory, app_nodes(inventory), heads=[head_node(inventory)])
+
+
+def test_surface_only_declared_ports(inventory):
+    """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
+    lets that host reach in maintenance mode; no listener on an undeclared port."""
+    failures = in_parallel(
+        app_nodes(inventory), lambda n: surface.assert_surface(inventory, n, "maintenance")
+    )
+    assert not failures, "; ".join(failures)

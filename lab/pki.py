@@ -16,6 +16,9 @@ CA = STATE / "ca"
 SSH = STATE / "ssh"
 SSH_CONFIG = SSH / "config"
 DB_PASSWORD = STATE / "secrets" / "db_password"
+# JMX on the app nodes: `USER PASSWORD` (the inventory's jmx_password_file), role readwrite.
+JMX_PASSWORD = STATE / "secrets" / "jmx_password"
+JMX_USER = "jmxadmin"
 
 
 def _run(*argv: str) -> None:
@@ -100,11 +103,22 @@ Host {" ".join(h.address for h in lab.hosts)} {" ".join(h.name for h in lab.host
     SSH_CONFIG.write_text("# Written by `python -m lab up`.\n" + "".join(entries) + common)
 
 
+def _ensure_secret(path: Path, fresh: str) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(fresh + "\n")
+    path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def ensure_db_password() -> str:
-    DB_PASSWORD.parent.mkdir(parents=True, exist_ok=True)
-    DB_PASSWORD.parent.chmod(0o700)
-    if not DB_PASSWORD.exists():
-        DB_PASSWORD.touch(mode=0o600)
-        DB_PASSWORD.write_text(secrets.token_urlsafe(18) + "\n")
-    DB_PASSWORD.chmod(0o600)
-    return DB_PASSWORD.read_text().strip()
+    return _ensure_secret(DB_PASSWORD, secrets.token_urlsafe(18))
+
+
+def ensure_jmx_password() -> tuple[str, str]:
+    """(user, password) for JMX, made once: the first line of STATE/secrets/jmx_password."""
+    line = _ensure_secret(JMX_PASSWORD, f"{JMX_USER} {secrets.token_urlsafe(18)}")
+    user, password = line.splitlines()[0].split(None, 1)
+    return user, password

@@ -18,6 +18,7 @@ def _checks(host: LabHost) -> list[tuple[str, bool, str]]:
         ok = r is not None and r.status_code == 200
         code = f"HTTP {r.status_code} " if r is not None else ""
         rows.append(("tomcat", ok, f":8443 {code}{detail}"))
+        rows.append(("jmx", up(host.address, tomcat.JMX_PORT), ":9000 JMX (password)"))
         rows.append(
             (
                 "nginx",

@@ -15,7 +15,7 @@ import time
 
 import requests
 
-from lab import netns, pki
+from lab import hosts, netns, pki
 from lab.config import (
     PROD_TAG,
     SAKAI_HOME,
@@ -32,6 +32,7 @@ from lab.config import (
 BOOTSTRAP = "org.apache.catalina.startup.Bootstrap"
 CATALINA_OUT = f"{TOMCAT_BASE}/logs/catalina.out"
 STARTED = "Server startup in"
+JMX_PORT = 9000
 
 SERVER_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <!-- Written by `python -m lab up`: HTTPS on 8443 only, shutdown port on loopback. -->
@@ -103,6 +104,21 @@ def install_config(host: LabHost) -> None:
     shutil.copy2(staging / "setenv.sh", ucd(host) / "tomcat" / "bin" / "setenv.sh")
 
 
+def install_jmx_auth(host: LabHost) -> None:
+    """conf/jmxremote.password and conf/jmxremote.access (setenv.sh names them), 0600 and owned by
+    Tomcat's user (root in the lab: the JVM refuses a password file others can read)."""
+    user, password = pki.ensure_jmx_password()
+    conf = ucd(host) / "tomcat" / "conf"
+    for name, text in (
+        ("jmxremote.password", f"{user} {password}\n"),
+        ("jmxremote.access", f"{user} readwrite\n"),
+    ):
+        path = conf / name
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(text)
+
+
 def pids(host: LabHost) -> list[int]:
     return netns.host_pids(host, BOOTSTRAP)
 
@@ -117,6 +133,7 @@ def start(host: LabHost) -> int | None:
     # No Tomcat runs in the node, so a PID file left by a killed lab is stale; catalina.sh
     # would refuse to start if that PID now belongs to another process of the machine.
     (ucd(host) / "tomcat" / "temp" / "tomcat.pid").unlink(missing_ok=True)
+    install_jmx_auth(host)
     netns.sh(host, f"CATALINA_BASE={TOMCAT_BASE} setsid {TOMCAT_HOME}/bin/startup.sh", timeout=60)
     return offset
 
@@ -150,7 +167,9 @@ def wait_ready(host: LabHost, offset: int | None, strict: bool, bound: float = 1
         text = out.read_bytes()[offset or 0 :].decode(errors="replace") if out.exists() else ""
         if offset is None or STARTED in text:
             r = health(host)
-            if r is not None and (r.status_code == 200 or not strict):
+            # JMX comes up beside Tomcat (setenv.sh starts its agent once the JVM runs).
+            jmx = offset is None or hosts.port_open(host.address, JMX_PORT)
+            if r is not None and (r.status_code == 200 or not strict) and jmx:
                 return
         time.sleep(0.3)
     raise LabError(f"{host.name}: Tomcat is not ready (see {out})")

@@ -53,6 +53,7 @@ def db(inventory):
 def _db_password_is_secret(inventory):
     """Whatever reads a config file must never print the DB password: register it for redaction."""
     secrets.register_db_password(inventory)
+    secrets.register_jmx_password(inventory)
 
 
 @pytest.fixture(scope="session")

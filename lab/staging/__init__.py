@@ -74,18 +74,35 @@ fi
 CATALINA_PID={tomcat_base}/temp/tomcat.pid
 JAVA_OPTS="-server -Xms128m -Xmx256m -Djava.awt.headless=true -Dsakai.home={sakai_home}"
 
-# JMX for JConsole on port 9000 only: the registry and the RMI server share the port, and the
-# server advertises this node's own address, looked up now so that one file serves every node.
-# Only for start/run: catalina.sh also applies JAVA_OPTS to `stop`, whose JVM would then fail
-# to bind 9000 (held by the running Tomcat) and never deliver the shutdown.
+# JMX for JConsole on port 9000 only, bound to this node's own address, with a password
+# (conf/jmxremote.password and conf/jmxremote.access, readable only by Tomcat's user). The
+# registry and the RMI server share 9000, and the server advertises this node's own address,
+# looked up now so that one file serves every node.
+# Not with -Dcom.sun.management.jmxremote.port: that also opens the agent's local connector, an
+# RMI port picked at random and bound to 0.0.0.0 (JDK 17 cannot bind it elsewhere). The remote
+# agent alone is started, as `jcmd PID ManagementAgent.start` does, through the JVM's attach
+# socket (a Unix socket, opened at startup by -XX:+StartAttachListener) by a job of its own that
+# waits for the JVM; it writes to logs/jmx-agent.log.
+# Only for start/run: catalina.sh also applies JAVA_OPTS to `stop`.
 case "$1" in
   start|run)
     node_address=$(hostname -i | cut -d' ' -f1)
     case "$node_address" in 127.*|::1|"") node_address=$(hostname -I | cut -d' ' -f1) ;; esac
-    JAVA_OPTS="$JAVA_OPTS \\
-      -Dcom.sun.management.jmxremote.port=9000 -Dcom.sun.management.jmxremote.rmi.port=9000 \\
-      -Dcom.sun.management.jmxremote.authenticate=false -Dcom.sun.management.jmxremote.ssl=false \\
-      -Djava.rmi.server.hostname=$node_address"
+    JAVA_OPTS="$JAVA_OPTS -XX:+StartAttachListener -Djava.rmi.server.hostname=$node_address"
+    jmx_agent="jmxremote.host=$node_address jmxremote.port=9000 jmxremote.rmi.port=9000 \\
+jmxremote.authenticate=true jmxremote.password.file={tomcat_base}/conf/jmxremote.password \\
+jmxremote.access.file={tomcat_base}/conf/jmxremote.access \\
+jmxremote.ssl=false jmxremote.registry.ssl=false"
+    jcmd=jcmd
+    if [ -x "$JAVA_HOME/bin/jcmd" ]; then jcmd="$JAVA_HOME/bin/jcmd"; fi
+    setsid -f sh -c 'for i in $(seq 600); do
+        pid=$(cat "$0" 2>/dev/null)
+        if [ -n "$pid" ] && [ -S "/tmp/.java_pid$pid" ] && kill -0 "$pid"; then
+          exec "$1" "$pid" ManagementAgent.start $2
+        fi
+        sleep 0.3
+      done; echo "$(date): no JVM with an attach socket in $0 after 3 minutes: JMX not started"' \\
+      "$CATALINA_PID" "$jcmd" "$jmx_agent" </dev/null >>{tomcat_base}/logs/jmx-agent.log 2>&1
     ;;
 esac
 """

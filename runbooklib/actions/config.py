@@ -311,10 +311,11 @@ def staging_problems(host: Host) -> list[str]:
         for opt in (
             f"jmxremote.port={port}",
             f"jmxremote.rmi.port={port}",
+            "jmxremote.authenticate=true",
             "java.rmi.server.hostname",
         ):
             if opt not in setenv:
-                problems.append(f"setenv.sh: JAVA_OPTS lack -Dcom.sun.management.{opt}")
+                problems.append(f"setenv.sh: the JMX options lack {opt}")
     return problems
 
 

@@ -5,6 +5,9 @@
     >>> apply(host, "public")          # 8443 open to all; 9000 stays allow-list only
     Outcome(host='stubing', what='firewall public', changed=True, ...)
 
+In both modes every other TCP port is refused from outside (ssh and loopback excepted), so that
+only what the inventory declares is reachable (see `reachable_ports`).
+
 Our rules live in the chains SMARTSITE-IN (filter, jumped to first from INPUT) and SMARTSITE-PRE
 (nat, jumped to from PREROUTING for tcp/8443); rules of others are never touched. A change is
 applied with `iptables-restore --noflush` (atomic per table), after saving the whole ruleset with
@@ -75,7 +78,12 @@ def allow_list(entries: object, var: str) -> list[str]:
 
 def render(mode: str, vars: dict) -> dict[str, list[str]]:
     """The rules of our chains for `mode`, per table, in `iptables -S` form (so they compare
-    with what the host reports)."""
+    with what the host reports).
+
+    The filter chain knows every port the inventory declares (ssh, https, jmx, maintenance) and
+    refuses every other TCP connection from outside, in both modes: a listener nobody declared
+    (a JVM's stray RMI port, a debugging server) is not reachable even if it binds 0.0.0.0.
+    """
     if mode not in MODES:
         raise ActionError(f"firewall mode {mode!r} unknown: use one of {', '.join(MODES)}")
     ssh, https = int(vars["ssh_port"]), int(vars["https_port"])
@@ -85,22 +93,60 @@ def render(mode: str, vars: dict) -> dict[str, list[str]]:
     if ssh in (https, jmx, page):
         raise ActionError(f"inventory: ssh_port {ssh} collides with a port the firewall closes")
     c = FILTER_CHAIN
+    reset = "-j REJECT --reject-with tcp-reset"  # answers at once; a DROP leaves clients hanging
     filt = [
         # The operator's way in is never closed, whatever follows.
         f"-A {c} -p tcp -m tcp --dport {ssh} -j ACCEPT",
         f"-A {c} -i lo -j ACCEPT",
+        # Answers to the node's own connections (database, svn, mail) and connections let in.
+        f"-A {c} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
     ]
     filt += [f"-A {c} -s {a} -p tcp -m tcp --dport {jmx} -j ACCEPT" for a in allow_jmx]
-    # REJECT with a reset answers at once (a DROP leaves a JMX client hanging); needs -p tcp.
-    filt.append(f"-A {c} -p tcp -m tcp --dport {jmx} -j REJECT --reject-with tcp-reset")
+    # tcp-reset needs -p tcp in the same rule.
+    filt.append(f"-A {c} -p tcp -m tcp --dport {jmx} {reset}")
     nat: list[str] = []
     if mode == "maintenance":
         filt += [f"-A {c} -s {a} -p tcp -m tcp --dport {https} -j ACCEPT" for a in allow_https]
         # Only what slips past the redirect (e.g. traffic that skipped PREROUTING) lands here.
-        filt.append(f"-A {c} -p tcp -m tcp --dport {https} -j REJECT --reject-with tcp-reset")
+        filt.append(f"-A {c} -p tcp -m tcp --dport {https} {reset}")
+        # The page, for whoever our redirect sent there (the public on 8443).
+        filt.append(f"-A {c} -p tcp -m tcp --dport {page} -m conntrack --ctstate DNAT -j ACCEPT")
         nat += [f"-A {NAT_CHAIN} -s {a} -j RETURN" for a in allow_https]
         nat.append(f"-A {NAT_CHAIN} -p tcp -j REDIRECT --to-ports {page}")
+    else:
+        filt.append(f"-A {c} -p tcp -m tcp --dport {https} -j ACCEPT")
+    # The page itself, directly, for the admins who check it.
+    filt += [f"-A {c} -s {a} -p tcp -m tcp --dport {page} -j ACCEPT" for a in allow_https]
+    filt.append(f"-A {c} -p tcp {reset}")
     return {"filter": filt, "nat": nat}
+
+
+def reachable_ports(mode: str, vars: dict, client: str | None = None) -> set[int]:
+    """The TCP ports of an app node that `client` (an address; None: the public) reaches in
+    `mode`, by the inventory: what `render` lets through, seen from outside.
+
+    >>> sorted(reachable_ports("maintenance", vars))           # 8443: the maintenance page
+    [22, 8443]
+    >>> sorted(reachable_ports("public", vars, "198.51.100.51"))   # on allow_8443 and allow_9000
+    [22, 8089, 8443, 9000]
+    """
+    if mode not in MODES:
+        raise ActionError(f"firewall mode {mode!r} unknown: use one of {', '.join(MODES)}")
+    ports = {int(vars["ssh_port"]), int(vars["https_port"])}
+    if client is None:
+        return ports
+
+    def on(var: str) -> bool:
+        return any(
+            ipaddress.ip_address(client) in ipaddress.ip_network(net)
+            for net in allow_list(vars.get(var), var)
+        )
+
+    if on("allow_8443"):
+        ports.add(int(vars["maintenance_port"]))
+    if on("allow_9000"):
+        ports.add(int(vars["jmx_port"]))
+    return ports
 
 
 def hooks(vars: dict) -> dict[str, tuple[str, str]]:

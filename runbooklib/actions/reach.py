@@ -19,7 +19,7 @@ from runbooklib.actions import firewall
 from runbooklib.actions.common import ActionError, q
 from runbooklib.actions.http import parse_health
 from runbooklib.inventory import Inventory
-from runbooklib.remote import Host
+from runbooklib.remote import Host, Result
 from runbooklib.transcript import verification
 
 
@@ -106,12 +106,26 @@ def port_state(client: Host, node: Host, port: int) -> str:
     return "unknown"
 
 
-def jmx_from(client: Host, node: Host) -> bool:
-    """Can a JMX client on `client` read Catalina's serverInfo over port 9000 of `node`?"""
+def jmx_probe(client: Host, node: Host, *, login: bool = True) -> Result:
+    """Run the JMX client on `client` against port 9000 of `node` (rc 0: it read serverInfo; 4: the
+    server asked for a password it did not get). With `login`, the client logs in with the
+    inventory's jmx_password_file, which it reads on its own host: never on a command line."""
     probe = client.vars["jmx_probe"]
-    out = client.probe(
-        f"java {q(probe)} {q(node.address)} {int(node.vars['jmx_port'])}", timeout=60, check=False
+    login_file = client.vars.get("jmx_password_file") if login else None
+    creds = ""
+    if login_file:
+        rest = login_file.removeprefix("~/")
+        creds = f"--credentials {'$HOME/' if rest != login_file else ''}{q(rest)} "
+    return client.probe(
+        f"java {q(probe)} {creds}{q(node.address)} {int(node.vars['jmx_port'])}",
+        timeout=60,
+        check=False,
     )
+
+
+def jmx_from(client: Host, node: Host) -> bool:
+    """Can a JMX client on `client`, logged in, read Catalina's serverInfo over 9000 of `node`?"""
+    out = jmx_probe(client, node)
     return out.ok and "Tomcat" in out.stdout
 
 
@@ -152,7 +166,8 @@ def assert_admins_reach_app(inventory: Inventory, nodes: list[Host]) -> None:
 
 @verification
 def assert_jmx_allow_list(inventory: Inventory, nodes: list[Host], heads: list[Host]) -> None:
-    """JMX on 9000: usable from the allow-list on the head node(s), closed to everyone else."""
+    """JMX on 9000: usable from the allow-list on the head node(s) with the password and refused
+    without it, closed to everyone else."""
     for client in clients(inventory):
         for node in nodes:
             port = int(node.vars["jmx_port"])
@@ -160,6 +175,12 @@ def assert_jmx_allow_list(inventory: Inventory, nodes: list[Host], heads: list[H
                 if node in heads:
                     assert jmx_from(client, node), (
                         f"{client} (on allow_9000) has no JMX on {node}:{port}"
+                    )
+                    # An allowed address is not an allowed person (a shared terminal server).
+                    anonymous = jmx_probe(client, node, login=False)
+                    assert anonymous.rc == 4, (
+                        f"{client} (on allow_9000) gets JMX on {node}:{port} without the "
+                        f"password (probe exit {anonymous.rc}): {anonymous.stdout.strip()[:80]}"
                     )
             else:
                 state = port_state(client, node, port)

@@ -24,3 +24,15 @@ def register_db_password(inventory: Inventory) -> bool:
         value = Path(path).read_text().strip()
     transcript.add_secret(value)
     return bool(value)
+
+
+def register_jmx_password(inventory: Inventory) -> bool:
+    """The JMX password (second word of jmx_password_file's first line), registered the same way:
+    the nodes' jmxremote.password holds it and the vantage hosts' probe reads it."""
+    path = os.path.expanduser(inventory.vars.get("jmx_password_file") or "")
+    if not path or not os.path.isfile(path):
+        return False
+    first = (Path(path).read_text().splitlines() or [""])[0].split(None, 1)
+    value = first[1].strip() if len(first) == 2 else ""
+    transcript.add_secret(value)
+    return bool(value)

@@ -11,6 +11,8 @@ entry that applies to this node and this start allows it; the record lists the a
 
 from __future__ import annotations
 
+import time
+
 from runbooklib.actions import known_issues
 from runbooklib.actions.common import ActionError, Outcome, q
 from runbooklib.remote import Host
@@ -175,14 +177,29 @@ def assert_stopped(host: Host) -> None:
 
 
 @verification
-def assert_jmx_configured(host: Host) -> None:
-    """The running JVM carries the JMX options of setenv.sh (port 9000, RMI on the same port)."""
+def assert_jmx_configured(host: Host, bound: float = 30) -> None:
+    """The running JVM's JMX agent is the one setenv.sh starts: port 9000 for the registry and
+    the RMI server, a password asked (read with `jcmd PID ManagementAgent.status` on the node;
+    the agent comes up a moment after the JVM, hence the wait)."""
     running = pid(host)
     assert running, f"{host}: Tomcat is not running"
-    cmdline = host.probe(f"tr '\\0' ' ' < /proc/{running}/cmdline").stdout
     port = host.vars["jmx_port"]
-    for opt in (f"jmxremote.port={port}", f"jmxremote.rmi.port={port}"):
-        assert opt in cmdline, f"{host}: the JVM runs without -Dcom.sun.management.{opt}"
+    wanted = [
+        f"jmxremote.port = {port}",
+        f"jmxremote.rmi.port = {port}",
+        "jmxremote.authenticate = true",
+    ]
+    deadline = time.monotonic() + bound
+    while True:
+        status = host.probe(f"jcmd {running} ManagementAgent.status", check=False).stdout
+        missing = [w for w in wanted if w not in status]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert not missing, (
+        f"{host}: the JVM's JMX agent lacks {', '.join(missing)} (see logs/jmx-agent.log): "
+        "is setenv.sh the staging one?"
+    )
 
 
 @verification

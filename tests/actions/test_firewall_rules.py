@@ -24,19 +24,52 @@ def test_maintenance_redirects_all_but_the_allow_list():
     ]
     assert "-A SMARTSITE-IN -s 10.0.0.1/32 -p tcp -m tcp --dport 9000 -j ACCEPT" in rules["filter"]
     assert (
-        rules["filter"][-1]
-        == "-A SMARTSITE-IN -p tcp -m tcp --dport 8443 -j REJECT --reject-with tcp-reset"
+        "-A SMARTSITE-IN -p tcp -m tcp --dport 8443 -j REJECT --reject-with tcp-reset"
+        in rules["filter"]
+    )
+    # The page is reached through the redirect (DNAT), directly only from the allow-list.
+    assert (
+        "-A SMARTSITE-IN -p tcp -m tcp --dport 8089 -m conntrack --ctstate DNAT -j ACCEPT"
+        in rules["filter"]
     )
 
 
 def test_public_opens_8443_but_keeps_9000_closed():
     rules = firewall.render("public", VARS)
     assert rules["nat"] == []
-    assert not any("8443" in r for r in rules["filter"])
+    assert [r for r in rules["filter"] if "8443" in r] == [
+        "-A SMARTSITE-IN -p tcp -m tcp --dport 8443 -j ACCEPT"
+    ]
     assert (
         "-A SMARTSITE-IN -p tcp -m tcp --dport 9000 -j REJECT --reject-with tcp-reset"
         in rules["filter"]
     )
+
+
+@pytest.mark.parametrize("mode", firewall.MODES)
+def test_every_undeclared_port_refused_last_in_both_modes(mode):
+    filt = firewall.render(mode, VARS)["filter"]
+    assert filt[-1] == "-A SMARTSITE-IN -p tcp -j REJECT --reject-with tcp-reset"
+    # Every ACCEPT before it names a declared port, loopback or an established connection.
+    for rule in filt[:-1]:
+        if rule.endswith("-j ACCEPT"):
+            assert any(f"--dport {p} " in rule for p in (22, 8443, 9000, 8089)) or (
+                "-i lo" in rule or "RELATED,ESTABLISHED" in rule
+            ), rule
+
+
+@pytest.mark.parametrize(
+    "mode, client, ports",
+    [
+        ("maintenance", None, {22, 8443}),
+        ("public", None, {22, 8443}),
+        ("maintenance", "10.0.0.1", {22, 8443, 8089, 9000}),
+        ("public", "10.0.0.2", {22, 8443, 8089}),
+        ("public", "10.0.0.9", {22, 8443}),
+    ],
+)
+def test_reachable_ports_follow_the_allow_lists(mode, client, ports):
+    assert firewall.reachable_ports(mode, VARS, client) == ports
 
 
 @pytest.mark.parametrize("mode", firewall.MODES)

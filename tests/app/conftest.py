@@ -191,11 +191,7 @@ class Tomcat:
         setenv = setenv.replace("/ucd/opt/sakai/tomcat/", f"{self.base}/")
         setenv = setenv.replace("port=9000", f"port={self.jmx_port}")
         # Outside a lab namespace, keep the JMX port off the machine's own interface.
-        setenv = setenv.replace(
-            "jmxremote.ssl=false",
-            "jmxremote.ssl=false -Dcom.sun.management.jmxremote.host=127.0.0.1",
-        )
-        setenv = setenv.replace("hostname=$node_address", "hostname=127.0.0.1")
+        setenv = setenv.replace("=$node_address", "=127.0.0.1")
         (self.base / "bin/setenv.sh").write_text(setenv)
 
     @property

@@ -96,8 +96,12 @@ def test_setenv_sets_jmx_for_start_only(tmp_path):
     assert pid == "/ucd/opt/sakai/tomcat/temp/tomcat.pid"
     assert "-Dsakai.home=/ucd/opt/sakai/tomcat/sakai/" in opts
     assert re.search(r"-Xmx\d+m", opts)
-    for flag in ["port=9000", "rmi.port=9000", "authenticate=false", "ssl=false"]:
-        assert f"-Dcom.sun.management.jmxremote.{flag}" in opts.split()
+    # No -Dcom.sun.management.jmxremote.*: they would open the agent's random local RMI port.
+    assert "jmxremote" not in opts and "-XX:+StartAttachListener" in opts.split()
+    agent = (tmp_path / "setenv.sh").read_text()
+    for flag in ["port=9000", "rmi.port=9000", "authenticate=true", "host=$node_address"]:
+        assert f"jmxremote.{flag} " in agent
+    assert "/ucd/opt/sakai/tomcat/conf/jmxremote.password " in agent
     address = re.search(r"-Djava\.rmi\.server\.hostname=(\S+)", opts).group(1)
     assert not address.startswith("127.")
     stop_opts, _ = java_opts(tmp_path / "setenv.sh", "stop")

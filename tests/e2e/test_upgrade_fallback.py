@@ -125,7 +125,8 @@ def port_9000(client: str, address: str) -> str:
 
 
 def jmx(client: str, address: str) -> bool:
-    out = on(client, f"java {STATE}/tools/JmxProbe.java {address} {V['jmx_port']}", check=False)
+    probe = f"{STATE}/tools/JmxProbe.java --credentials {V['jmx_password_file']}"
+    out = on(client, f"java {probe} {address} {V['jmx_port']}", check=False)
     return out.returncode == 0 and "Tomcat" in out.stdout
 
 

@@ -89,10 +89,15 @@ def test_maintenance_page_on_8089(lab):
         assert "down for scheduled maintenance" in out.stdout
 
 
-def test_jmx_client_reads_tomcat_on_9000(lab):
+def test_jmx_client_reads_tomcat_on_9000_with_the_password_only(lab):
+    probe = "java /var/lib/smartsite-lab/tools/JmxProbe.java"
+    login = f"--credentials {lab.state}/secrets/jmx_password"
+    assert oct((lab.state / "secrets" / "jmx_password").stat().st_mode & 0o777) == "0o600"
     for node in APP:
-        out = lab.exec("adminws1", f"java /var/lib/smartsite-lab/tools/JmxProbe.java {node} 9000")
+        out = lab.exec("adminws1", f"{probe} {login} {node} 9000")
         assert out.stdout.startswith("Apache Tomcat/10")
+        out = lab.exec("adminws1", f"{probe} {node} 9000", check=False)
+        assert out.returncode == 4 and "Credentials required" in out.stderr
     # The client fails, within its bound, where nothing answers.
     out = lab.exec(
         "adminws1", "java /var/lib/smartsite-lab/tools/JmxProbe.java stubing 9001 5", check=False
@@ -216,3 +221,15 @@ def test_inventory_of_the_lab_as_built(lab):
     assert {n: h.address for n, h in built.hosts.items()} == {
         n: h.address for n, h in given.hosts.items()
     }
+
+
+def test_app_nodes_listen_only_on_declared_ports(lab):
+    """No stray JMX/RMI port: beyond loopback, only ssh, 8443, 9000 and the page's 8089."""
+    for node in APP:
+        rows = lab.exec(node, "ss -Hltn").stdout.splitlines()
+        ports = {
+            int(r.split()[3].rpartition(":")[2])
+            for r in rows
+            if not r.split()[3].startswith(("127.", "[::1]", "[::ffff:127."))
+        }
+        assert ports == {22, 8089, 8443, 9000}, (node, rows)
