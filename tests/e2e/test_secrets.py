@@ -1,0 +1,163 @@
+"""Secrets never leave (issue 8, part 4): the upgrade on the lab with a hard DB password, every
+output grepped for every form of it, and the hosts' process lists sampled while it runs.
+
+The password holds a backslash, both quotes and a non-ASCII letter, so that each escaping (shell,
+repr, JSON, .properties, URL, HTML) writes it differently; `transcript.forms` lists those forms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from runbooklib.transcript import forms
+
+REPO = Path(__file__).resolve().parents[2]
+PASSWORD = "Sé\\cr\"et'pa55word!"
+HOSTS = ("stubing", "walton", "caje", "mware", "mail", "irc", "adminws1", "adminws2", "public")
+# The database and config steps, during which the process lists must be seen.
+WATCHED = ("u04", "u05", "u06", "u09", "u10", "u14")
+# A process with this in its arguments runs on caje during the run: the sampler must see it.
+MARKER = "300.8642"
+
+
+@pytest.fixture
+def hard_password(lab, tmp_path):
+    """The lab running with PASSWORD until the plain reset of the cleanup (its own password)."""
+    path = tmp_path / "db_password"
+    path.touch(mode=0o600)
+    path.write_text(PASSWORD + "\n", encoding="utf-8")
+    try:
+        lab.cli("reset", "--db-password-file", str(path), timeout=900)
+        yield PASSWORD
+    finally:
+        lab.cli("reset", timeout=900)
+
+
+class Sampler(threading.Thread):
+    """`ps -eo args` on every lab host over ssh, round after round, until stopped (bounded)."""
+
+    def __init__(self, ssh_config: Path, bound: float = 600):
+        super().__init__(daemon=True)
+        self.ssh_config, self.deadline = ssh_config, time.monotonic() + bound
+        self.stop = threading.Event()
+        self.samples: list[tuple[float, float, str, str]] = []  # start, end, host, output
+
+    def run(self) -> None:
+        while not self.stop.is_set() and time.monotonic() < self.deadline:
+            for host in HOSTS:
+                start = time.time()
+                out = subprocess.run(
+                    ["ssh", "-F", str(self.ssh_config), host, "ps -eo args"],
+                    capture_output=True,
+                    timeout=20,
+                    stdin=subprocess.DEVNULL,
+                )
+                self.samples.append((start, time.time(), host, out.stdout.decode(errors="replace")))
+
+
+def found(text: str, secret_forms: set[str]) -> list[str]:
+    return sorted(f for f in secret_forms if f in text)
+
+
+def mails(folder: Path) -> str:
+    """Every received mail, as stored and decoded (quoted-printable or base64 bodies)."""
+    parts = []
+    for path in sorted(folder.glob("*.eml")):
+        raw = path.read_bytes()
+        parts.append(raw.decode(errors="replace"))
+        for part in email.message_from_bytes(raw).walk():
+            payload = part.get_payload(decode=True)
+            if payload:
+                parts.append(payload.decode(errors="replace"))
+    return "\n".join(parts)
+
+
+def step_times(journal: Path) -> dict[str, tuple[float, float]]:
+    import json
+
+    starts, times = {}, {}
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        at = dt.datetime.fromisoformat(event["t"]).timestamp()
+        if event["event"] == "step_start":
+            starts[event["step"]] = at
+        elif event["event"] == "step_end" and event["step"] in starts:
+            times[event["step"]] = (starts[event["step"]], at)
+    return times
+
+
+def test_the_upgrade_lets_no_form_of_the_password_out(lab, hard_password, tmp_path):
+    secret_forms = forms(hard_password)
+    reports, log_file = tmp_path / "reports", tmp_path / "debug.log"
+    marker = lab.ssh("caje", f"setsid sleep {MARKER} </dev/null >/dev/null 2>&1 & echo $!")
+    assert marker.returncode == 0, marker.stderr
+    sampler = Sampler(lab.ssh_config)
+    sampler.start()
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "runbook/",
+                "-k",
+                "upgrade",
+                "--operator",
+                "secrets-test",
+                "--approve",
+                "all",
+                "--log-cli-level=DEBUG",
+                f"--log-file={log_file}",
+                "--log-file-level=DEBUG",
+                "--reports",
+                str(reports),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            timeout=900,
+            env={**os.environ, "SMARTSITE_DB_PASSWORD": hard_password},
+        )
+    finally:
+        sampler.stop.set()
+        sampler.join(timeout=60)
+        lab.ssh("caje", f"kill {int(marker.stdout)}")
+    console = (proc.stdout + proc.stderr).decode(errors="replace")
+
+    outputs = {"console": console, "log file": log_file.read_text(errors="replace")}
+    for suffix in ("html", "xml", "jsonl"):
+        files = sorted(reports.glob(f"*.{suffix}"))
+        assert files, f"no .{suffix} under {reports}"
+        outputs[suffix] = "\n".join(f.read_text(errors="replace") for f in files)
+    outputs["irc"] = (lab.state / "irc" / "ucdsakai.log").read_text(errors="replace")
+    outputs["mail"] = mails(lab.state / "mail")
+    assert "DEBUG" in outputs["log file"], "the log file holds no DEBUG record: not a real test"
+    leaks = {name: found(text, secret_forms) for name, text in outputs.items()}
+    assert not any(leaks.values()), f"the password leaked: {leaks}"
+
+    assert any(MARKER in out for _, _, host, out in sampler.samples if host == "caje"), (
+        f"the sampler never saw the marker process: {len(sampler.samples)} samples"
+    )
+    ps_leaks = {(host, f) for _, _, host, out in sampler.samples for f in found(out, secret_forms)}
+    assert not ps_leaks, f"the password was in a process list: {sorted(ps_leaks)}"
+    times = step_times(sorted(reports.glob("*.jsonl"))[-1])
+    unseen = [
+        step
+        for step in WATCHED
+        if step not in times
+        or not any(s <= times[step][1] and e >= times[step][0] for s, e, _, _ in sampler.samples)
+    ]
+    assert not unseen, f"no process list was sampled during {unseen}"
+    # Last, so that a failed step (its failure text went to IRC too) is still grepped above.
+    assert proc.returncode == 0, console[-4000:]
+    assert outputs["irc"].strip() and outputs["mail"].strip(), "no IRC or mail traffic to grep"
