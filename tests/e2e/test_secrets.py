@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import json
 import os
 import subprocess
 import sys
@@ -81,18 +82,47 @@ def mails(folder: Path) -> str:
     return "\n".join(parts)
 
 
-def step_times(journal: Path) -> dict[str, tuple[float, float]]:
-    import json
-
-    starts, times = {}, {}
+def commands_by_step(journal: Path) -> tuple[dict[str, str], dict[str, dict[str, list[float]]]]:
+    """Each step's outcome, and for each step the span [first start, last end] of the commands it
+    really ran (not dry-run) on each host, from the journal's `command` events (emitted at the
+    command's end, with its duration)."""
+    outcomes: dict[str, str] = {}
+    spans: dict[str, dict[str, list[float]]] = {}
     for line in journal.read_text(encoding="utf-8").splitlines():
         event = json.loads(line)
-        at = dt.datetime.fromisoformat(event["t"]).timestamp()
-        if event["event"] == "step_start":
-            starts[event["step"]] = at
-        elif event["event"] == "step_end" and event["step"] in starts:
-            times[event["step"]] = (starts[event["step"]], at)
-    return times
+        if event["event"] == "step_end":
+            outcomes[event["step"]] = event["outcome"]
+        elif event["event"] == "command" and event.get("step") and not event.get("dry_run"):
+            end = dt.datetime.fromisoformat(event["t"]).timestamp()
+            start = end - float(event.get("duration") or 0)
+            span = spans.setdefault(event["step"], {}).setdefault(event["host"], [start, end])
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+    return outcomes, spans
+
+
+def unwatched(
+    steps: tuple[str, ...],
+    outcomes: dict,
+    spans: dict,
+    samples: list[tuple[float, float, str, str]],
+) -> dict[str, str]:
+    """The watched steps whose commands were not seen: a step counts only when it passed, ran
+    commands, and each host it ran them on had its process list sampled while they ran."""
+    missing = {}
+    for step in steps:
+        if outcomes.get(step) != "passed":
+            missing[step] = f"outcome {outcomes.get(step, 'not run')}"
+        elif not spans.get(step):
+            missing[step] = "ran no command"
+        else:
+            bare = [
+                host
+                for host, (start, end) in sorted(spans[step].items())
+                if not any(h == host and s <= end and e >= start for s, e, h, _ in samples)
+            ]
+            if bare:
+                missing[step] = f"no sample of {', '.join(bare)} while its commands ran"
+    return missing
 
 
 def test_the_upgrade_lets_no_form_of_the_password_out(lab, hard_password, tmp_path):
@@ -150,14 +180,9 @@ def test_the_upgrade_lets_no_form_of_the_password_out(lab, hard_password, tmp_pa
     )
     ps_leaks = {(host, f) for _, _, host, out in sampler.samples for f in found(out, secret_forms)}
     assert not ps_leaks, f"the password was in a process list: {sorted(ps_leaks)}"
-    times = step_times(sorted(reports.glob("*.jsonl"))[-1])
-    unseen = [
-        step
-        for step in WATCHED
-        if step not in times
-        or not any(s <= times[step][1] and e >= times[step][0] for s, e, _, _ in sampler.samples)
-    ]
-    assert not unseen, f"no process list was sampled during {unseen}"
+    outcomes, spans = commands_by_step(sorted(reports.glob("*.jsonl"))[-1])
+    missing = unwatched(WATCHED, outcomes, spans, sampler.samples)
+    assert not missing, f"the process lists were not watched during: {missing}"
     # Last, so that a failed step (its failure text went to IRC too) is still grepped above.
     assert proc.returncode == 0, console[-4000:]
     assert outputs["irc"].strip() and outputs["mail"].strip(), "no IRC or mail traffic to grep"
