@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -43,26 +42,66 @@ def hard_password(lab, tmp_path):
         lab.cli("reset", timeout=900)
 
 
-class Sampler(threading.Thread):
-    """`ps -eo args` on every lab host over ssh, round after round, until stopped (bounded)."""
+# The hosts where the watched steps run commands are sampled often, the others now and then (two
+# cores: each `ps` costs some 15 ms of CPU).
+OFTEN = {"stubing": 0.1, "walton": 0.1, "caje": 0.1}
+SEPARATOR = "--- end of sample ---"
 
-    def __init__(self, ssh_config: Path, bound: float = 600):
-        super().__init__(daemon=True)
-        self.ssh_config, self.deadline = ssh_config, time.monotonic() + bound
-        self.stop = threading.Event()
+
+class Sampler:
+    """`ps -eo args` on every lab host, again and again, over one ssh session per host: a loop on
+    the host prints its clock before and after each `ps` (the hosts share the machine's clock),
+    so each sample says when its process list was taken. Bounded on the host as well."""
+
+    def __init__(self, ssh_config: Path, bound: float = 900):
+        self.ssh_config, self.bound = ssh_config, int(bound)
         self.samples: list[tuple[float, float, str, str]] = []  # start, end, host, output
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.readers: list[threading.Thread] = []
 
-    def run(self) -> None:
-        while not self.stop.is_set() and time.monotonic() < self.deadline:
-            for host in HOSTS:
-                start = time.time()
-                out = subprocess.run(
-                    ["ssh", "-F", str(self.ssh_config), host, "ps -eo args"],
-                    capture_output=True,
-                    timeout=20,
-                    stdin=subprocess.DEVNULL,
-                )
-                self.samples.append((start, time.time(), host, out.stdout.decode(errors="replace")))
+    def start(self) -> None:
+        for host in HOSTS:
+            pause = OFTEN.get(host, 0.5)
+            loop = (
+                f"end=$(( $(date +%s) + {self.bound} )); while [ $(date +%s) -lt $end ]; do "
+                f"date +%s.%N; ps -eo args; date +%s.%N; echo '{SEPARATOR}'; sleep {pause}; done"
+            )
+            proc = subprocess.Popen(
+                # A connection of its own: never the master that the runbook's ssh share.
+                ["ssh", "-F", str(self.ssh_config), "-S", "none", host, loop],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            self.procs[host] = proc
+            reader = threading.Thread(target=self._read, args=(host, proc), daemon=True)
+            reader.start()
+            self.readers.append(reader)
+
+    def _read(self, host: str, proc: subprocess.Popen) -> None:
+        lines: list[str] = []
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line != SEPARATOR:
+                lines.append(line)
+                continue
+            if len(lines) >= 2:
+                start, end = float(lines[0]), float(lines[-1])
+                self.samples.append((start, end, host, "\n".join(lines[1:-1])))
+            lines = []
+
+    def stop(self) -> None:
+        """End the ssh sessions this sampler started (the host loops die with them)."""
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=20)
+        for reader in self.readers:
+            reader.join(timeout=20)
 
 
 def found(text: str, secret_forms: set[str]) -> list[str]:
@@ -159,8 +198,7 @@ def test_the_upgrade_lets_no_form_of_the_password_out(lab, hard_password, tmp_pa
             env={**os.environ, "SMARTSITE_DB_PASSWORD": hard_password},
         )
     finally:
-        sampler.stop.set()
-        sampler.join(timeout=60)
+        sampler.stop()
         lab.ssh("caje", f"kill {int(marker.stdout)}")
     console = (proc.stdout + proc.stderr).decode(errors="replace")
 
