@@ -96,6 +96,8 @@ def test_setenv_sets_jmx_for_start_only(tmp_path):
     assert pid == "/ucd/opt/sakai/tomcat/temp/tomcat.pid"
     assert "-Dsakai.home=/ucd/opt/sakai/tomcat/sakai/" in opts
     assert re.search(r"-Xmx\d+m", opts)
+    # Whatever the locale of the shell: the JDBC driver encodes the password in this charset.
+    assert "-Dfile.encoding=UTF-8" in opts.split()
     for flag in ["port=9000", "rmi.port=9000", "authenticate=false", "ssl=false"]:
         assert f"-Dcom.sun.management.jmxremote.{flag}" in opts.split()
     address = re.search(r"-Djava\.rmi\.server\.hostname=(\S+)", opts).group(1)
