@@ -253,8 +253,10 @@ def reset(lab: Lab, db_password: str | None = None) -> None:
     write_staging(lab, db_password)
     if db_password:
         database.set_password(lab.host("caje"), db_password)
-        for host in lab.role("app"):
-            tomcat.install_config(host)
+    # The nodes' config from the staging area just written, as at the first `up`: the same files
+    # as the pristine copy's, unless the staging writer changed since (then the new ones).
+    for host in lab.role("app"):
+        tomcat.install_config(host)
     notify.clear()
     for host in lab.role("app"):
         maintpage.start(host)
