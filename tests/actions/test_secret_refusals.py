@@ -112,7 +112,7 @@ def test_the_checks_reports_and_console_show_no_form_of_the_password(
     console (with DEBUG live logs), log file, JUnit XML, report and journal show it nowhere."""
     password = "Sé\\cr\"et'pa55word!"
     pytester.makeini(
-        """
+        f"""
         [pytest]
         runbook_steps = runbook
         runbook_checks = checks
@@ -120,6 +120,8 @@ def test_the_checks_reports_and_console_show_no_form_of_the_password(
         runbook_reports = reports
         runbook_locks = reports
         runbook_fallback = fallback
+        # The cluster's run lock: a file here, taken through the db host's local connection.
+        runbook_lock_file = {pytester.path / "cluster" / "runbook.lock"}
         """
     )
     (pytester.path / "lab.yml").write_text(
@@ -133,6 +135,9 @@ def test_the_checks_reports_and_console_show_no_form_of_the_password(
                 app:
                   hosts:
                     stubing: {ansible_host: 192.0.2.250, head: true}
+                db:
+                  hosts:
+                    caje: {ansible_host: 127.0.0.1, ansible_connection: local}
             """
         )
     )
