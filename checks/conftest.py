@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from runbooklib.actions import known_issues, secrets
+from runbooklib.actions.common import ActionError
 from runbooklib.engine.run import RUN
+from runbooklib.engine.target import load_inventory
 from runbooklib.transcript import transcript
 
 PHASES = ("preflight", "during", "after")
@@ -65,6 +67,14 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    if any("checks" in item.path.parts for item in keep):
+        # Before any host, as the runbook does: a configured DB password that is missing, empty
+        # or too short to redact refuses the run in one line; a usable one is redacted from now.
+        try:
+            secrets.register_db_password(load_inventory(config))
+            secrets.register_jmx_password(load_inventory(config))
+        except ActionError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture(scope="session")
@@ -91,11 +101,13 @@ def known(pytestconfig):
     return known_issues.load(pytestconfig.rootpath / KNOWN_ISSUES)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _db_password_is_secret(inventory):
-    """Whatever reads a config file must never print the DB password: register it for redaction."""
-    secrets.register_db_password(inventory)
-    secrets.register_jmx_password(inventory)
+# trylast: the innermost wrapper, so the report is redacted before any other hook sees it
+# (terminal, JUnit XML, HTML report, the journal, the verdict line).
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    secrets.redact_report(report)
+    return report
 
 
 def _why(report) -> str:

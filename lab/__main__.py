@@ -25,7 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     down = sub.add_parser("down", help="stop everything; leaves nothing but the state folder")
     down.add_argument("--purge", action="store_true", help="also delete the state folder")
     sub.add_parser("status", help="what runs where, what is unhealthy (exit 1 if anything is)")
-    sub.add_parser("reset", help="back to the pre-upgrade state (2.4.0 everywhere, no faults)")
+    rs = sub.add_parser("reset", help="back to the pre-upgrade state (2.4.0 everywhere, no faults)")
+    rs.add_argument(
+        "--db-password-file",
+        help="run with the DB password in this file until the next plain reset (tests)",
+    )
     ex = sub.add_parser("exec", help="run a command inside a host: exec HOST -- CMD...")
     ex.add_argument("host")
     ex.add_argument("command", nargs=argparse.REMAINDER)
@@ -53,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
             print(text)
             return 0 if healthy else 1
         elif args.cmd == "reset":
-            lifecycle.reset(running())
+            password = None
+            if args.db_password_file:
+                with open(args.db_password_file, encoding="utf-8") as f:
+                    password = f.read().strip()
+                if not password:
+                    raise LabError(f"{args.db_password_file} is empty: write the password there")
+            lifecycle.reset(running(), db_password=password)
         elif args.cmd == "exec":
             command = args.command[1:] if args.command[:1] == ["--"] else args.command
             prefix = netns.enter(running().host(args.host))

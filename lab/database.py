@@ -79,8 +79,24 @@ def write_my_cnf(host: LabHost, password: str) -> None:
     cnf = host.dir / "root" / ".my.cnf"
     cnf.touch(mode=0o600)
     cnf.chmod(0o600)
+    # Quoted, with backslash and quote escaped, as MariaDB's option files read a value.
+    quoted = '"' + password.replace("\\", "\\\\").replace('"', '\\"') + '"'
     # `database` goes to the mariadb client only: mariadb-dump rejects it under [client].
-    cnf.write_text(f"[client]\nuser=sakai\npassword={password}\n\n[mysql]\ndatabase=sakai\n")
+    cnf.write_text(
+        f"[client]\nuser=sakai\npassword={quoted}\n\n[mysql]\ndatabase=sakai\n", encoding="utf-8"
+    )
+
+
+def set_password(host: LabHost, password: str) -> None:
+    """The sakai account's password changed (over stdin, as root) and /root/.my.cnf with it."""
+    literal = "'" + password.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    sql(
+        host,
+        "SET NAMES utf8mb4;\n"
+        f"ALTER USER 'sakai'@'%' IDENTIFIED BY {literal};\n"
+        f"ALTER USER 'sakai'@'localhost' IDENTIFIED BY {literal};\nFLUSH PRIVILEGES;\n",
+    )
+    write_my_cnf(host, password)
 
 
 def ensure(host: LabHost, rows: int) -> None:

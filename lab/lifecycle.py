@@ -82,13 +82,14 @@ def preflight(lab: Lab) -> None:
             raise LabError(f"lab/{module} has no {call}() yet: the APP helper's part")
 
 
-def write_staging(lab: Lab) -> None:
+def write_staging(lab: Lab, db_password: str | None = None) -> None:
     """The 2.4.0 config in the AFS staging area (written afresh: `reset` drops backups too)."""
     from lab import staging
 
     shutil.rmtree(STAGING_DIR, ignore_errors=True)
     STAGING_DIR.mkdir(parents=True)
-    staging.write_config(STAGING_DIR, db_host="caje", db_password=pki.ensure_db_password())
+    password = db_password or pki.ensure_db_password()
+    staging.write_config(STAGING_DIR, db_host="caje", db_password=password)
 
 
 def _hosts_up(lab: Lab) -> None:
@@ -231,8 +232,12 @@ def up(lab: Lab, rows: int = 20000, apps: bool = True) -> None:
     say(f"lab up in {time.monotonic() - started:.1f}s (state {STATE}; `python -m lab status`)")
 
 
-def reset(lab: Lab) -> None:
-    """Back to the pre-upgrade state, without rebuilding anything."""
+def reset(lab: Lab, db_password: str | None = None) -> None:
+    """Back to the pre-upgrade state, without rebuilding anything.
+
+    With `db_password`, the sakai account, caje's /root/.my.cnf, the staging area and the nodes'
+    sakai.properties use that password until the next plain `reset`, which puts the lab's own
+    (secrets/db_password) back everywhere: the secrets test runs with a hard one."""
     started = time.monotonic()
     for host in lab.hosts:  # first, so that no leftover rule hides a host from `up`
         if netns.anchor_pid(host):
@@ -245,7 +250,13 @@ def reset(lab: Lab) -> None:
         work += [pool.submit(tomcat.restore, h) for h in lab.role("app")]
         for f in work:
             f.result()
-    write_staging(lab)
+    write_staging(lab, db_password)
+    if db_password:
+        database.set_password(lab.host("caje"), db_password)
+    # The nodes' config from the staging area just written, as at the first `up`: the same files
+    # as the pristine copy's, unless the staging writer changed since (then the new ones).
+    for host in lab.role("app"):
+        tomcat.install_config(host)
     notify.clear()
     for host in lab.role("app"):
         maintpage.start(host)

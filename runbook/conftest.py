@@ -29,7 +29,11 @@ def pytest_collection_modifyitems(session, config, items):
         config.stash[_known] = known_issues.load(KNOWN_ISSUES)
         # --plan only prints the timeline: it may show an inventory that is not complete yet.
         if any(step_of(item) for item in items) and not config.getoption("plan"):
-            inputs.check(load_inventory(config), REPO)
+            inventory = load_inventory(config)
+            inputs.check(inventory, REPO)
+            # Before any host: a configured password that cannot be redacted refuses the run.
+            secrets.register_db_password(inventory)
+            secrets.register_jmx_password(inventory)
     except (known_issues.KnownIssuesError, ActionError) as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -73,9 +77,11 @@ def _nothing_left_to_do(request):
             pytest.skip(f"upgrade already complete ({why}): nothing to change")
 
 
-@pytest.hookimpl(wrapper=True)
+# trylast: the innermost wrapper, so the report is redacted before any other hook sees it.
+@pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(item, call):
     report = yield
+    secrets.redact_report(report)
     meta = step_of(item)
     if (
         meta
@@ -84,6 +90,7 @@ def pytest_runtest_makereport(item, call):
         and "inventory" in item.funcargs
     ):
         first = str(report.longrepr).strip().splitlines()[-1:] or ["failed"]
+        first = [transcript.redact(line) for line in first]  # cut to 300 below: redact whole
         try:
             notify.announce(item.funcargs["inventory"], f"step {meta.id} FAILED: {first[0][:300]}")
         except Exception as exc:  # noqa: BLE001 - the failure itself must reach the report

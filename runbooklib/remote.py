@@ -10,12 +10,16 @@
 recorded and not run. `changes=False` is a
 read-only probe and always runs. Every command gets a bound, enforced on the host with coreutils'
 `timeout` because testinfra's `run()` has none of its own; ssh's ServerAlive options bound a dead
-link.
+link. `run(..., stdin=bytes)` feeds the command's standard input over the same ssh (testinfra's
+`run()` has no stdin): file contents never appear on a command line, where the host's process
+list and testinfra's DEBUG log would show them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shlex
+import subprocess
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -91,16 +95,22 @@ class Host:
         timeout: float = DEFAULT_TIMEOUT,
         changes: bool = True,
         check: bool = True,
+        stdin: bytes | None = None,
     ) -> Result:
-        """Run `command` (a shell command line) on the host within `timeout` seconds."""
+        """Run `command` (a shell command line) on the host within `timeout` seconds, with
+        `stdin` as its standard input (the journal records only its size and sha256)."""
         shown = transcript.redact(command)
+        fed = {} if stdin is None else {"stdin": describe(stdin)}
         if changes and self.check_mode:
-            transcript.command(self.name, shown, dry_run=True, changes=True)
+            transcript.command(self.name, shown, dry_run=True, changes=True, **fed)
             return Result(self.name, shown, 0, "", "", 0.0, dry_run=True)
         bounded = f"timeout --kill-after=5 {timeout:g} sh -c {shlex.quote(command)}"
         started = time.monotonic()
         try:
-            out = self.testinfra.run(bounded)
+            if stdin is None:
+                out = self.testinfra.run(bounded)
+            else:
+                out = self._ssh(bounded, stdin, timeout + 15)
         except RuntimeError as exc:  # testinfra's ssh backend raises it when ssh itself fails (255)
             raise HostUnreachable(f"{self.name} ({self.address}): ssh failed: {exc}") from None
         result = Result(
@@ -120,6 +130,7 @@ class Host:
             duration=result.duration,
             changes=changes,
             dry_run=False,
+            **fed,
         )
         if result.rc in TIMED_OUT:
             raise CommandTimeout(self.name, shown, timeout)
@@ -127,8 +138,30 @@ class Host:
             raise CommandFailed(result)
         return result
 
+    def _ssh(self, command: str, stdin: bytes, bound: float) -> subprocess.CompletedProcess:
+        """`command` on the host with `stdin`, by the ssh that testinfra uses (same ssh_config,
+        user, connect timeout and ControlMaster options)."""
+        argv = ["ssh", *(["-F", self.ssh_config] if self.ssh_config else [])]
+        argv += ["-o", f"User={self.user}", "-o", "ConnectTimeout=10", "-o", "BatchMode=yes"]
+        argv += ["-o", "ControlMaster=auto", "-o", "ControlPersist=60s", self.address, command]
+        try:
+            done = subprocess.run(argv, input=stdin, capture_output=True, timeout=bound)
+        except subprocess.TimeoutExpired:
+            raise CommandTimeout(self.name, transcript.redact(command), bound) from None
+        if done.returncode == 255:
+            raise RuntimeError(done.stderr.decode(errors="replace").strip())
+        done.rc = done.returncode
+        done.stdout = done.stdout.decode(errors="replace")
+        done.stderr = done.stderr.decode(errors="replace")
+        return done
+
     def probe(
         self, command: str, *, timeout: float = DEFAULT_TIMEOUT, check: bool = True
     ) -> Result:
         """A read-only command: runs even in a dry run."""
         return self.run(command, timeout=timeout, changes=False, check=check)
+
+
+def describe(data: bytes) -> str:
+    """What the record says of bytes sent to a host: their size and digest, never the bytes."""
+    return f"{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}"

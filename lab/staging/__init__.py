@@ -72,7 +72,11 @@ if [ -r /usr/libexec/tomcat10/tomcat-locate-java.sh ]; then
 fi
 
 CATALINA_PID={tomcat_base}/temp/tomcat.pid
-JAVA_OPTS="-server -Xms128m -Xmx256m -Djava.awt.headless=true -Dsakai.home={sakai_home}"
+# UTF-8 whatever the locale of the shell that starts Tomcat (an ssh session may have none): the
+# JDBC driver encodes the DB password with the JVM's default charset, so a non-ASCII letter of
+# it would otherwise reach MariaDB as '?' and the login be refused.
+JAVA_OPTS="-server -Xms128m -Xmx256m -Djava.awt.headless=true -Dfile.encoding=UTF-8 \\
+  -Dsakai.home={sakai_home}"
 
 # JMX for JConsole on port 9000 only, bound to this node's own address, with a password
 # (conf/jmxremote.password and conf/jmxremote.access, readable only by Tomcat's user). The

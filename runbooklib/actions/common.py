@@ -10,7 +10,6 @@ changed anything (Ansible's `changed`), which it also notes in the journal.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import shlex
 from dataclasses import dataclass
@@ -18,9 +17,6 @@ from dataclasses import dataclass
 from runbooklib.inventory import Inventory
 from runbooklib.remote import Host
 from runbooklib.transcript import transcript
-
-# Bytes per `printf` when writing a file through the command line; well below ARG_MAX (2 MiB).
-CHUNK = 64 * 1024
 
 
 class ActionError(Exception):
@@ -57,17 +53,17 @@ def q(value: object) -> str:
 def put_file(host: Host, path: str, content: bytes | str, mode: str = "0644") -> None:
     """Write `content` to `path` on the host (atomically: a temporary file, then a rename).
 
-    testinfra has no stdin, so the bytes travel base64-encoded on the command line, in chunks.
-    Never use it for secrets: the command line is visible in the host's process list.
+    The bytes go over the ssh connection's stdin, so no command line (the host's process list,
+    the journal, testinfra's log) ever holds them; the journal gets their size and sha256. The
+    temporary file is private (umask 077) until it gets its mode.
     """
     if isinstance(content, str):
         content = content.encode()
-    encoded = base64.b64encode(content).decode()
     tmp = f"{path}.runbook-tmp"
-    host.run(f": > {q(tmp)}")
-    for start in range(0, len(encoded), CHUNK):
-        host.run(f"printf %s {q(encoded[start : start + CHUNK])} | base64 -d >> {q(tmp)}")
-    host.run(f"chmod {mode} {q(tmp)} && mv -f {q(tmp)} {q(path)}")
+    host.run(
+        f"umask 077 && cat > {q(tmp)} && chmod {mode} {q(tmp)} && mv -f {q(tmp)} {q(path)}",
+        stdin=content,
+    )
 
 
 def file_sha256(host: Host, path: str) -> str | None:

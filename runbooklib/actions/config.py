@@ -21,7 +21,7 @@ from runbooklib.remote import Host
 from runbooklib.transcript import REDACTED, transcript, verification
 
 MANIFEST = "MANIFEST.sha256"
-SECRET_KEY = re.compile(r"password|secret", re.IGNORECASE)
+SECRET_KEY = re.compile(r"password|passwd|secret", re.IGNORECASE)
 
 
 def targets(vars: dict) -> dict[str, str]:
@@ -35,21 +35,77 @@ def targets(vars: dict) -> dict[str, str]:
 
 
 def mask(text: str) -> str:
-    """The text of a properties file with every password value replaced (diffs, reports)."""
+    """The text of a config file with every password value replaced (diffs, reports), line for
+    line: the value of a key naming a password (`key=v`, `key: v`, `key v`, and its continuation
+    lines), `password=v` inside a line (a JDBC URL's query, -D options), `user:v@` in a URL.
+
+    The operator's side of the masking that `read` does on the host (MASK_AWK, same rules):
+    properties are parsed with javaproperties, so continuation lines are Java's."""
     out = []
-    for line in text.splitlines(keepends=True):
-        try:
-            pairs = list(javaproperties.loads(line).items())
-        except Exception:  # noqa: BLE001 - a line that is no key=value stays as it is
-            pairs = []
-        if pairs and SECRET_KEY.search(pairs[0][0]) and pairs[0][1]:
-            key = pairs[0][0]
-            out.append(
-                f"{javaproperties.escape(key)}={REDACTED}" + ("\n" if line.endswith("\n") else "")
-            )
-        else:
-            out.append(line)
+    for token in javaproperties.parse(text):
+        lines = token.source.splitlines(keepends=True)
+        if isinstance(token, javaproperties.KeyValue) and SECRET_KEY.search(token.key):
+            head = KEY_HEAD.match(lines[0])
+            if head and token.value:
+                lines = [head.group() + _masked_line(lines[0], len(lines) > 1)] + [
+                    re.match(r"[ \t\f]*", line).group() + _masked_line(line, i < len(lines) - 1)
+                    for i, line in enumerate(lines[1:], start=1)
+                ]
+        out += [_mask_inline(line) for line in lines]
     return "".join(out)
+
+
+# The key of a properties line (backslash escapes allowed) and its separator.
+KEY_HEAD = re.compile(r"[ \t\f]*(?:\\.|[^=:\s\\])+(?:[ \t\f]*[=:][ \t\f]*|[ \t\f]+)")
+# `password=value` anywhere in a line, and the password of a URL's `user:password@`.
+INLINE_KEY = re.compile(r"((?:password|passwd|secret)[^=&;\s\"'/]*=)[^&;\s\"']+", re.IGNORECASE)
+URL_USERINFO = re.compile(r"(://[^/:@\s]*:)[^@/\s]+@")
+
+
+def _masked_line(line: str, continued: bool) -> str:
+    ending = line[len(line.rstrip("\r\n")) :]
+    return REDACTED + ("\\" if continued else "") + ending
+
+
+def _mask_inline(line: str) -> str:
+    line = INLINE_KEY.sub(lambda m: m.group(1) + REDACTED, line)
+    return URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", line)
+
+
+# The same rules as `mask`, run by awk on the host (POSIX awk: tolower, match, substr), so that a
+# password never leaves the host: a key naming a password gets its value and its continuation
+# lines (a value ending in an odd number of backslashes goes on) masked; then `password=v` and
+# `user:v@` anywhere in a line. One line out for each line in: set_properties edits by line number.
+MASK_AWK = r"""
+function odd(s,   n) { n = 0; while (substr(s, length(s) - n, 1) == "\\") n++; return n % 2 }
+BEGIN {
+  KEY = "^[ \t\f]*[^#! \t\f=:]*(password|passwd|secret)[^ \t\f=:]*"
+  KEY = KEY "([ \t\f]*[=:][ \t\f]*|[ \t\f]+)"
+}
+cont {
+  cont = odd($0); match($0, /^[ \t\f]*/)
+  print substr($0, 1, RLENGTH) M (cont ? "\\" : ""); next
+}
+{
+  line = $0
+  if (match(tolower(line), KEY) && RLENGTH < length(line)) {
+    cont = odd(line); print substr(line, 1, RLENGTH) M (cont ? "\\" : ""); next
+  }
+  out = ""
+  while (match(tolower(line), /(password|passwd|secret)[^=&; \t\f"'\/]*=[^&; \t\f"']+/)) {
+    m = substr(line, RSTART, RLENGTH)
+    out = out substr(line, 1, RSTART - 1) substr(m, 1, index(m, "=")) M
+    line = substr(line, RSTART + RLENGTH)
+  }
+  line = out line; out = ""
+  while (match(line, /:\/\/[^\/:@ \t\f]*:[^@\/ \t\f]+@/)) {
+    m = substr(line, RSTART, RLENGTH)
+    out = out substr(line, 1, RSTART - 1) substr(m, 1, index(substr(m, 4), ":") + 3) M "@"
+    line = substr(line, RSTART + RLENGTH)
+  }
+  print out line
+}
+"""
 
 
 def diff(before: str, after: str, name: str) -> str:
@@ -117,10 +173,7 @@ def _awk(replace: dict, append: list[str]) -> str:
 
 def read(host: Host, path: str, missing_ok: bool = False) -> str:
     """A file's text with password values masked on the host itself: secrets never travel."""
-    masked = (
-        r"s/^([[:space:]]*([^#![:space:]][^=:]*)?(password|secret)[^=:]*[=:][[:space:]]*).+$/\1"
-    )
-    cmd = f"sed -E {q(masked + REDACTED + '/I')} {q(path)}"
+    cmd = f"awk -v M={q(REDACTED)} {q(MASK_AWK)} {q(path)}"
     if missing_ok:
         cmd = f"if test -e {q(path)}; then {cmd}; fi"
     return host.probe(cmd).stdout

@@ -39,9 +39,10 @@ def test_diff_masks_passwords():
     assert "+auto.ddl=true" in diff
 
 
-def test_masking_leaves_comments_and_other_keys():
-    masked = config.mask("# password=not a key\nuser=sakai\nDB.Password = x\n")
-    assert masked == "# password=not a key\nuser=sakai\nDB.Password=********\n"
+def test_masking_leaves_other_keys_and_masks_commented_out_passwords():
+    # A commented-out `password=old` is an old password: masked too; the separator is kept.
+    masked = config.mask("# password=old one\nuser=sakai\nDB.Password = x\n")
+    assert masked == "# password=******** one\nuser=sakai\nDB.Password = ********\n"
 
 
 def test_schema_changes_of_a_conversion_script():

@@ -96,6 +96,8 @@ def test_setenv_sets_jmx_for_start_only(tmp_path):
     assert pid == "/ucd/opt/sakai/tomcat/temp/tomcat.pid"
     assert "-Dsakai.home=/ucd/opt/sakai/tomcat/sakai/" in opts
     assert re.search(r"-Xmx\d+m", opts)
+    # Whatever the locale of the shell: the JDBC driver encodes the password in this charset.
+    assert "-Dfile.encoding=UTF-8" in opts.split()
     # No -Dcom.sun.management.jmxremote.*: they would open the agent's random local RMI port.
     assert "jmxremote" not in opts and "-XX:+StartAttachListener" in opts.split()
     agent = (tmp_path / "setenv.sh").read_text()
