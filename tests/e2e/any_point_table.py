@@ -12,11 +12,17 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parents[2] / "reports" / "any-point.json"
 
 
-def short(text: str) -> str:
-    """An action's note, without the host's paths: `changed`/`unchanged` and the why."""
-    text = text.split(". ", 1)
-    head = text[0].split(": ", 1)[-1]
-    return head if len(text) == 1 else f"{head}: {text[1][:70]}"
+def short(notes: str) -> str:
+    """Each host's verdict in an action's own words, cut to its first clause:
+    `stubing: install X: unchanged. no snapshot: no deploy ran (...)` -> `stubing unchanged:
+    no snapshot`."""
+    said = []
+    for note in (n for n in notes.split(" / ") if n):
+        host, _, rest = note.partition(": ")
+        verdict, _, why = rest.partition(": ")[2].partition(". ")
+        why = why.split(";")[0].split(" (")[0].split(": ")[0]
+        said.append(f"{host} {verdict}: {why[:48]}".replace("|", "/"))
+    return "<br>".join(dict.fromkeys(said))
 
 
 def table(results: dict) -> str:
@@ -38,8 +44,8 @@ def table(results: dict) -> str:
                     fb["how"] if fb else "",
                     ("PASSED" if fb["fallback"] == 0 else f"exit {fb['fallback']}") if fb else "",
                     fb["verdict"][:40] if fb else "",
-                    short(did.get("f03", "")).replace("|", "/"),
-                    " / ".join(sorted({short(x) for x in did.get("f04", "").split(" / ") if x})),
+                    short(did.get("f03", "")),
+                    short(did.get("f04", "")),
                     short(did.get("f05", "").split(" / ")[0]),
                     ("PASSED" if rs["resume"] == 0 else f"exit {rs['resume']}") if rs else "-",
                     rs["verdict"][:40] if rs else "-",
