@@ -106,7 +106,7 @@ def known(pytestconfig):
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    secrets.redact_report(report)
+    transcript.redact_report(report)
     return report
 
 

@@ -81,7 +81,7 @@ def _nothing_left_to_do(request):
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    secrets.redact_report(report)
+    transcript.redact_report(report)
     meta = step_of(item)
     if (
         meta

@@ -136,6 +136,16 @@ class Transcript:
             return [self.redact_value(v) for v in value]
         return value
 
+    def redact_report(self, report: Any) -> None:
+        """A pytest report's failure text and captured sections, redacted in place."""
+        if not self.secrets:
+            return
+        if report.longrepr is not None:
+            text = str(report.longrepr)
+            if self.redact(text) != text:
+                report.longrepr = self.redact(text)
+        report.sections = [(title, self.redact(body)) for title, body in report.sections]
+
     def emit(self, event: str, **data: Any) -> None:
         clean = {k: self.redact_value(v) for k, v in data.items()}
         for listener in list(self.listeners):

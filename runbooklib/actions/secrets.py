@@ -73,16 +73,3 @@ def register_jmx_password(inventory: Inventory) -> bool:
     value = first[1].strip() if len(first) == 2 else ""
     transcript.add_secret(value)
     return bool(value)
-
-
-def redact_report(report) -> None:
-    """A pytest report's failure text and captured sections, redacted in place: called by the
-    innermost makereport hook so that every later hook (announcer, terminal, HTML, JUnit XML)
-    gets the redacted text."""
-    if not transcript.secrets:
-        return
-    if report.longrepr is not None:
-        text = str(report.longrepr)
-        if transcript.redact(text) != text:
-            report.longrepr = transcript.redact(text)
-    report.sections = [(title, transcript.redact(body)) for title, body in report.sections]

@@ -115,7 +115,7 @@ class Record:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call):
         report = yield
-        _redact(report)
+        transcript.redact_report(report)
         state = self.run.states.get(item.nodeid)
         if state is not None and call.when == "teardown":
             # The whole step is over: its transcript goes with the last report.
@@ -141,17 +141,6 @@ class Record:
         terminalreporter.write_line(
             f"record: {base}.html  (JUnit: {base.name}.xml, journal: {base.name}.jsonl)"
         )
-
-
-def _redact(report: pytest.TestReport) -> None:
-    """Secrets out of what the terminal, the HTML and the JUnit XML show of a report."""
-    if not transcript.secrets:
-        return
-    if report.longrepr is not None:
-        text = str(report.longrepr)
-        if transcript.redact(text) != text:
-            report.longrepr = transcript.redact(text)
-    report.sections = [(title, transcript.redact(body)) for title, body in report.sections]
 
 
 def columns(state: StepState | None) -> list[str]:
