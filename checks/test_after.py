@@ -76,7 +76,7 @@ def test_jmx_9000_closed_to_public(inventory):
     """9000 stays closed to clients off allow_9000 (and open to JMX from the allow-list)."""
     # Unproven is not closed: without a client off the allow-list this check is a NO-GO.
     assert reach.clients(inventory, "allow_9000", on=False), (
-        f"inventory {inventory.name}: add a vantage host off allow_9000 (the `public` group) "
+        f"inventory {inventory.name}: add a vantage host off allow_9000 (the `outsiders` group) "
         "to prove 9000 closed from outside"
     )
     reach.assert_jmx_allow_list(inventory, app_nodes(inventory), heads=[head_node(inventory)])

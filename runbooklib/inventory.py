@@ -12,9 +12,11 @@ in, then the host's own. A bad file is an `InventoryError` with one line that na
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,9 +71,15 @@ class Inventory:
         inv.vars = dict(inv._mapping(data["all"].get("vars"), "all.vars"))
         host_vars: dict[str, dict] = {}
         inv._walk("all", data["all"], [], host_vars, {})
-        ssh_config = inv.vars.get("ssh_config")
-        if ssh_config:
-            ssh_config = str((path.parent / os.path.expanduser(ssh_config)).resolve())
+        # Ansible's implicit group: the hosts listed under `all` itself, second as in Ansible.
+        direct = list(inv._mapping(data["all"].get("hosts"), "all.hosts"))
+        inv.groups = {"all": inv.groups.pop("all"), "ungrouped": direct, **inv.groups}
+        for name in host_vars:
+            if name in inv.groups:
+                raise InventoryError(
+                    f"inventory {inv.where}: `{name}` is both a host and a group (Ansible warns, "
+                    "and a pattern cannot tell them apart): rename one of them"
+                )
         relocate = _relocation(inv.vars)
         inv.vars = relocate(inv.vars)
         _check_window(inv)
@@ -89,7 +97,8 @@ class Inventory:
                 name,
                 address,
                 merged,
-                ssh_config=ssh_config,
+                ssh_config=_ssh_config(inv, name, merged.get("ansible_ssh_common_args")),
+                identity_file=_path(inv, name, merged, "ansible_ssh_private_key_file"),
                 user=merged.get("ansible_user", "root"),
             )
         return inv
@@ -144,27 +153,118 @@ class Inventory:
             self._walk(child, child_body or {}, scope, host_vars, listed)
             members.extend(h for h in self.groups[child] if h not in members)
 
-    def group(self, name: str) -> list[Host]:
-        """The hosts of a group (or the one host of that name), in inventory order.
+    def select(self, pattern: str) -> list[Host]:
+        """The hosts that Ansible's host `pattern` names, in Ansible's order.
 
-        Ansible's subscripts work too: `app[0]` is the first host of `app`, `app[1:]` the rest.
+        `app`, `caje`, `all`, `ungrouped`; subscripts with both ends included: `app[0]`,
+        `app[-1]`, `app[1:]`, `app[0:1]` (two hosts); `*` globs and `~regex`; `a:b` or `a,b`
+        (union), `a:&b` (intersection), `a:!b` (exclusion), applied as Ansible does: the unions,
+        then the intersections, then the exclusions, whatever their order in the pattern.
+        A pattern that Ansible would read differently, or warn about and ignore, is an
+        `InventoryError` that names the fix.
         """
-        match = re.fullmatch(r"(.+)\[(-?\d*)(:?)(-?\d*)\]", name)
-        if match:
-            group, start, colon, stop = match.groups()
-            hosts = self.group(group)
-            if not colon:
-                return hosts[int(start or 0) : int(start or 0) + 1 or None]
-            return hosts[int(start) if start else None : int(stop) if stop else None]
-        if name in self.groups:
-            return [self.hosts[h] for h in self.groups[name]]
-        if name in self.hosts:
-            return [self.hosts[name]]
-        known = ", ".join(sorted(self.groups))
-        raise InventoryError(f"inventory {self.where}: no group or host `{name}` (groups: {known})")
+        terms = self._terms(pattern)
+        unions = [t for t in terms if t[0] not in "&!"] or ["all"]
+        hosts: list[str] = []
+        for term in unions + [t for t in terms if t[0] == "&"] + [t for t in terms if t[0] == "!"]:
+            names = self._match(term.lstrip("&!") if term[0] in "&!" else term, pattern)
+            if term[0] == "&":
+                hosts = [h for h in hosts if h in names]
+            elif term[0] == "!":
+                hosts = [h for h in hosts if h not in names]
+            else:
+                hosts += [h for h in names if h not in hosts]
+        return [self.hosts[h] for h in hosts]
+
+    # The name all callers used before host patterns: the same as `select`.
+    group = select
 
     def host(self, name: str) -> Host:
-        return self.group(name)[0]
+        return self.select(name)[0]
+
+    def _refuse(self, pattern: str, why: str) -> InventoryError:
+        return InventoryError(f"inventory {self.where}: host pattern `{pattern}`: {why}")
+
+    def _terms(self, pattern: str) -> list[str]:
+        """Ansible's split of a pattern into terms (`,` if there is one, else `:` outside [])."""
+        text = pattern.strip() if isinstance(pattern, str) else ""
+        if not text:
+            raise self._refuse(pattern, "it is empty: name a group or host")
+        if "," in text:
+            terms = [t.strip() for t in text.split(",")]
+            if any(":" in re.sub(r"\[[^\]]*\]", "", t) for t in terms):
+                # Ansible splits on the commas only: `app:db,svn` would look for a host `app:db`.
+                raise self._refuse(pattern, "it mixes `,` and `:`: use one separator, like a:b:c")
+        else:
+            terms = re.findall(r"(?:[^\s:\[\]]|\[[^\]]*\])+", text)
+        terms = [t for t in terms if t]
+        if any(re.search(r"\s", t) for t in terms) or ("," not in text and re.search(r"\s", text)):
+            # Ansible would take `app db` for `app:db`, and `app, d b` for a host `d b`.
+            raise self._refuse(pattern, "it has a space: separate its parts with `:`")
+        for term in terms:
+            if term.isdigit():
+                # Ansible would read `caje:22` as a host and a port, and match nothing.
+                raise self._refuse(pattern, f"`{term}` is not a name: no ports in a pattern")
+            if term in "&!":
+                raise self._refuse(pattern, f"`{term}` stands alone: write :{term}NAME")
+        return terms
+
+    def _match(self, term: str, pattern: str) -> list[str]:
+        """The names of the hosts of one term (without its & or !), subscript applied."""
+        expr, subscript = term, None
+        match = _SUBSCRIPT.fullmatch(term) if not term.startswith("~") else None
+        if match:
+            expr, index, start, end = match.groups()
+            subscript = (int(index), None) if index is not None else (int(start), end)
+        elif not term.startswith("~") and re.search(r"\[[^\]]*\]$", term):
+            raise self._refuse(
+                pattern,
+                f"`{term}` is none of Ansible's subscripts (Ansible reads it as a glob or an old "
+                "form): write [N], [-N], [N:] or [N:M] (M included, N and M not negative)",
+            )
+        names = self._enumerate(expr, pattern)
+        if subscript is None:
+            return names
+        start, end = subscript
+        if end is None:
+            if not -len(names) <= start < len(names):
+                raise self._refuse(
+                    pattern,
+                    f"`{expr}` has {len(names)} hosts, no [{start}]: "
+                    f"use an index from 0 to {len(names) - 1} (or -1 to -{len(names)})",
+                )
+            return [names[start]]
+        stop = len(names) - 1 if end == "" else int(end)
+        if stop < start:
+            # Ansible's own reading of [1:0] is a single host, of [2:1] none.
+            raise self._refuse(pattern, f"the end {stop} is before the start {start}: swap them")
+        return names[start : stop + 1]
+
+    def _enumerate(self, expr: str, pattern: str) -> list[str]:
+        """Ansible's matching: group names first, host names when no group matched or the
+        expression is a glob or regex."""
+        try:
+            regex = re.compile(expr[1:] if expr.startswith("~") else fnmatch.translate(expr))
+        except re.error as exc:
+            raise self._refuse(
+                pattern, f"`{expr}` is not a valid regular expression ({exc})"
+            ) from None
+        names: list[str] = []
+        groups = [g for g in self.groups if regex.match(g)]
+        for group in groups:
+            names += [h for h in self.groups[group] if h not in names]
+        if not groups or expr.startswith("~") or any(c in expr for c in ".?*["):
+            names += [h for h in self.hosts if regex.match(h) and h not in names]
+        if not names and not groups:
+            known = ", ".join(sorted(self.groups))
+            raise InventoryError(
+                f"inventory {self.where}: no group or host `{expr}` (groups: {known})"
+            )
+        return names
+
+
+# Ansible's subscript: [N] or [-N], or [N:] or [N:M] with M included (inventory/manager.py).
+_SUBSCRIPT = re.compile(r"(.+)\[(?:(-?[0-9]+)|([0-9]+):([0-9]*))\]")
 
 
 def _relocation(vars: dict[str, Any]):
@@ -230,6 +330,33 @@ def _address(inv: Inventory, name: str, value: object) -> str:
             "address nor a host name: fix it"
         )
     return text
+
+
+def _ssh_config(inv: Inventory, name: str, common_args: object) -> str | None:
+    """The ssh config file of `ansible_ssh_common_args: -F FILE`, the one ssh setting the runbook
+    shares with Ansible and testinfra: everything else (known hosts, ProxyJump) goes in it."""
+    if not common_args:
+        return None
+    words = shlex.split(str(common_args))
+    if len(words) != 2 or words[0] != "-F":
+        raise InventoryError(
+            f"inventory {inv.where}: host {name} has ansible_ssh_common_args {common_args!r}: "
+            "give only `-F FILE` and put the other ssh settings in that file"
+        )
+    return _path(inv, name, {"-F": words[1]}, "-F")
+
+
+def _path(inv: Inventory, name: str, vars: dict, key: str) -> str | None:
+    """An absolute path (Ansible passes it to ssh as it is, so a relative one would depend on
+    where the operator stands)."""
+    value = vars.get(key)
+    if value is None:
+        return None
+    if not os.path.isabs(str(value)):
+        raise InventoryError(
+            f"inventory {inv.where}: host {name} has {key} {value!r}: give an absolute path"
+        )
+    return str(value)
 
 
 def _check_window(inv: Inventory) -> None:

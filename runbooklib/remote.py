@@ -74,6 +74,7 @@ class Host:
     address: str
     vars: dict[str, Any] = field(default_factory=dict)
     ssh_config: str | None = None
+    identity_file: str | None = None  # ansible_ssh_private_key_file
     user: str = "root"
     # Ansible's check mode: commands that change the host are recorded, not run.
     check_mode: bool = False
@@ -85,7 +86,10 @@ class Host:
     def testinfra(self):
         """testinfra's host object, for assertions: `host.testinfra.iptables.rules(...)`."""
         return testinfra.get_host(
-            f"ssh://{self.user}@{self.address}", ssh_config=self.ssh_config, timeout=10
+            f"ssh://{self.user}@{self.address}",
+            ssh_config=self.ssh_config,
+            ssh_identity_file=self.identity_file,
+            timeout=10,
         )
 
     def run(
@@ -142,6 +146,7 @@ class Host:
         """`command` on the host with `stdin`, by the ssh that testinfra uses (same ssh_config,
         user, connect timeout and ControlMaster options)."""
         argv = ["ssh", *(["-F", self.ssh_config] if self.ssh_config else [])]
+        argv += ["-i", self.identity_file] if self.identity_file else []
         argv += ["-o", f"User={self.user}", "-o", "ConnectTimeout=10", "-o", "BatchMode=yes"]
         argv += ["-o", "ControlMaster=auto", "-o", "ControlPersist=60s", self.address, command]
         try:

@@ -105,24 +105,24 @@ def _roles(inventory: Inventory, where: str) -> None:
 
 def _vantage(inventory: Inventory, where: str) -> None:
     """The vantage hosts can prove what they are meant to: the allow-lists are addresses, so the
-    vantage hosts' must be too, and a `public` host must be off both lists."""
+    vantage hosts' must be too, and an `outsiders` host must be off both lists."""
     for host in reach.clients(inventory, None):
         if not reach.is_ip(host.address):
             raise ActionError(
                 f"{where}: vantage host {host.name} has ansible_host {host.address}: give its IP "
                 "address (the allow-lists are addresses)"
             )
-    for host in reach.vantage(inventory, "public"):
+    for host in reach.vantage(inventory, "outsiders"):
         for var in ("allow_8443", "allow_9000"):
             entry = reach.matching_entry(host.address, host.vars.get(var))
             if entry:
                 raise ActionError(
                     f"{where}: public host {host.name} ({host.address}) is inside {var} "
-                    f"{entry}: narrow {var} or move {host.name} out of `public`"
+                    f"{entry}: narrow {var} or move {host.name} out of `outsiders`"
                 )
     if not reach.clients(inventory, "allow_8443", on=False):
         raise ActionError(
-            f"{where}: add a host off the allow-lists to the `public` group "
+            f"{where}: add a host off the allow-lists to the `outsiders` group "
             "(under `vantage`) so that the outage page is proven from outside"
         )
 

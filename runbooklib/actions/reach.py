@@ -141,7 +141,7 @@ def assert_outage_page(inventory: Inventory, nodes: list[Host]) -> None:
     public = clients(inventory, "allow_8443", on=False)
     assert public, (
         f"inventory {inventory.name}: no vantage host off allow_8443 to prove the outage page "
-        "from outside: add one to the `public` group"
+        "from outside: add one to the `outsiders` group"
     )
     for client in public:
         for node in nodes:

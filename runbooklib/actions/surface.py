@@ -97,7 +97,7 @@ def problems(inventory: Inventory, node: Host, mode: str) -> list[str]:
     ]
     assert public, (
         f"inventory {inventory.name}: no vantage host off the allow-lists to scan {node} from "
-        "outside: add one to the `public` group"
+        "outside: add one to the `outsiders` group"
     )
     live = listeners(node)
     found = []

@@ -18,7 +18,9 @@ def test_the_lab_inventory_passes():
 
 def test_production_must_name_a_public_vantage_host_first():
     # The seed names no machine outside the allow-lists; the operator adds one before the window.
-    with pytest.raises(ActionError, match="add a host off the allow-lists to the `public` group"):
+    with pytest.raises(
+        ActionError, match="add a host off the allow-lists to the `outsiders` group"
+    ):
         inputs.check(Inventory.load(REPO / "inventories/production.yml"), REPO)
 
 

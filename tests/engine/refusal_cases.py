@@ -216,8 +216,8 @@ CASES = [
     Case(
         "no-public",
         "no vantage host off the allow-lists",
-        ("`public`",),
-        edit=lambda d: d["all"]["children"]["vantage"]["children"]["public"].__setitem__(
+        ("`outsiders`",),
+        edit=lambda d: d["all"]["children"]["vantage"]["children"]["outsiders"].__setitem__(
             "hosts", {}
         ),
     ),
