@@ -1,13 +1,16 @@
 """Inventories in Ansible's YAML format: groups, hosts and variables, read without Ansible.
 
     >>> inv = Inventory.load("inventories/lab.yml")
-    >>> [h.name for h in inv.group("app")]
-    ['stubing', 'walton']
+    >>> [h.name for h in inv.select("app[0:1]:caje")]   # Ansible's host patterns
+    ['stubing', 'walton', 'caje']
     >>> inv.vars["tomcat_base"]
     '/ucd/opt/sakai/tomcat'
 
 Variables merge the way Ansible merges them for a host: `all`, then each group from the outside
-in, then the host's own. A bad file is an `InventoryError` with one line that names the fix.
+in, then the host's own. Hosts are reached with Ansible's variables (`ansible_user`,
+`ansible_ssh_private_key_file`, `ansible_ssh_common_args: -F FILE`), so Ansible and testinfra's
+`ansible://` reach them from the same file. A bad file or pattern is an `InventoryError` with one
+line that names the fix. tests/inventory/ compares all of it with ansible-core's own reading.
 """
 
 from __future__ import annotations
@@ -167,7 +170,7 @@ class Inventory:
         unions = [t for t in terms if t[0] not in "&!"] or ["all"]
         hosts: list[str] = []
         for term in unions + [t for t in terms if t[0] == "&"] + [t for t in terms if t[0] == "!"]:
-            names = self._match(term.lstrip("&!") if term[0] in "&!" else term, pattern)
+            names = self._match(term[1:] if term[0] in "&!" else term, pattern)
             if term[0] == "&":
                 hosts = [h for h in hosts if h in names]
             elif term[0] == "!":

@@ -80,6 +80,8 @@ CLUSTER = [
     "app[0]:caje",
     "app[0],caje",
     "app[0:1]:&app[1]",
+    "!app[0]:&app",
+    "app:!~^w",
     "stub*",
     "s*",
     "*ing",
@@ -117,13 +119,13 @@ PATTERNS = {
     ],
 }
 
-# What Ansible does with each (a list of host names, or "error"), and the line the runbook gives.
+# What Ansible does with each (its hosts, or the error it raises), and the line the runbook gives.
 REFUSED = [
     ("app[:1]", [], "none of Ansible's subscripts"),  # a glob matching nothing, a warning
     ("app[-1:]", [], "none of Ansible's subscripts"),
     ("app[0-1]", ["stubing", "walton"], "none of Ansible's subscripts"),  # removed form, warns
-    ("app[5]", "error", "`app` has 2 hosts, no [5]"),
-    ("app[-3]", "error", "`app` has 2 hosts, no [-3]"),
+    ("app[5]", AnsibleError, "`app` has 2 hosts, no [5]"),
+    ("app[-3]", AnsibleError, "`app` has 2 hosts, no [-3]"),
     ("app[1:0]", ["walton"], "the end 0 is before the start 1"),
     ("app[2:1]", [], "the end 1 is before the start 2"),
     ("app:db,svn", ["mware"], "it mixes `,` and `:`"),  # looks for a host named `app:db`
@@ -132,7 +134,8 @@ REFUSED = [
     ("nope", [], "no group or host `nope`"),  # a warning, then ignored
     ("app:!nope", ["stubing", "walton"], "no group or host `nope`"),
     ("localhost", ["localhost"], "no group or host `localhost`"),  # Ansible's implicit host
-    ("~(", "error", "is not a valid regular expression"),
+    ("~(", AnsibleError, "is not a valid regular expression"),
+    ("app:&", IndexError, "`&` stands alone"),  # Ansible crashes
     ("", "all", "it is empty"),
 ]
 
@@ -190,8 +193,8 @@ def test_a_pattern_ansible_reads_otherwise_is_refused_naming_the_fix(
     pattern, ansible_reads, message
 ):
     manager = ansible("lab")
-    if ansible_reads == "error":
-        with pytest.raises(AnsibleError):
+    if isinstance(ansible_reads, type):
+        with pytest.raises(ansible_reads):
             ansible_hosts(manager, pattern)
     elif ansible_reads == "all":
         assert ansible_hosts(manager, pattern) == list(manager.hosts)
