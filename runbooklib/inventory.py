@@ -100,7 +100,7 @@ class Inventory:
                 name,
                 address,
                 merged,
-                ssh_config=_ssh_config(inv, name, merged.get("ansible_ssh_common_args")),
+                ssh_config=_ssh_config(inv, name, merged),
                 identity_file=_path(inv, name, merged, "ansible_ssh_private_key_file"),
                 user=merged.get("ansible_user", "root"),
             )
@@ -335,9 +335,20 @@ def _address(inv: Inventory, name: str, value: object) -> str:
     return text
 
 
-def _ssh_config(inv: Inventory, name: str, common_args: object) -> str | None:
+# Ansible's ssh settings that the runbook's own ssh (testinfra's, the lock's) does not read.
+_UNSHARED_SSH = ("ansible_port", "ansible_ssh_port", "ansible_ssh_extra_args", "ansible_ssh_args")
+
+
+def _ssh_config(inv: Inventory, name: str, vars: dict) -> str | None:
     """The ssh config file of `ansible_ssh_common_args: -F FILE`, the one ssh setting the runbook
     shares with Ansible and testinfra: everything else (known hosts, ProxyJump) goes in it."""
+    for key in _UNSHARED_SSH:
+        if key in vars:
+            raise InventoryError(
+                f"inventory {inv.where}: host {name} sets {key}, which the runbook's ssh does not "
+                "read: put it in the ssh config of `ansible_ssh_common_args: -F FILE` instead"
+            )
+    common_args = vars.get("ansible_ssh_common_args")
     if not common_args:
         return None
     words = shlex.split(str(common_args))
