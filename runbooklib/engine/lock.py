@@ -107,6 +107,7 @@ def _command(host: Host, path: str) -> list[str]:
     if host.vars.get("ansible_connection") == "local":
         return ["sh", "-c", script]
     config = ["-F", host.ssh_config] if host.ssh_config else []
+    config += ["-i", host.identity_file] if host.identity_file else []
     return [
         "ssh",
         *config,
