@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from runbooklib.engine import halt, journal, lock, record, resume, usage, window
+from runbooklib.engine import clock, console, halt, journal, lock, record, resume, usage, window
 from runbooklib.engine.follow import follow
 from runbooklib.engine.run import RUN, Run, new_run, procedure_of
 from runbooklib.engine.steps import step_of
@@ -120,7 +120,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _open_record(session: pytest.Session, run: Run) -> None:
     config = session.config
+    console.live(config, run)
     follow(config, run)
+    clock.keep(config, run)  # after follow: its wait comes before the step's start
     halt.watch(config, run)
     journal.open_journal(config, run)
     record.open_record(session, run)
