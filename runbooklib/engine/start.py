@@ -23,7 +23,18 @@ from pathlib import Path
 
 import pytest
 
-from runbooklib.engine import clock, console, halt, journal, lock, record, resume, usage, window
+from runbooklib.engine import (
+    announce,
+    clock,
+    console,
+    halt,
+    journal,
+    lock,
+    record,
+    resume,
+    usage,
+    window,
+)
 from runbooklib.engine.follow import follow
 from runbooklib.engine.run import RUN, Run, new_run, procedure_of
 from runbooklib.engine.steps import step_of
@@ -134,3 +145,4 @@ def _open_record(session: pytest.Session, run: Run) -> None:
         )
         if run.resumed_from:
             tr.write_line(f"resuming from {run.resumed_from}: {len(run.done_earlier)} steps done")
+    announce.start(session, run)  # after the journal: what it sends (or cannot) is recorded
