@@ -24,6 +24,13 @@ class Announcer:
         self.session, self.config, self.run = session, session.config, run
         # Procedures whose halt was said.
         self.told: set[str] = set()
+        # The checks' own verdict line, when their conftest emits it (event `go_no_go`, `text`).
+        self.verdict_line = ""
+        transcript.listeners.append(self.listen)
+
+    def listen(self, event: str, data: dict) -> None:
+        if event == "go_no_go":
+            self.verdict_line = str(data.get("text", ""))
 
     def say(self, text: str) -> None:
         text = transcript.redact(text)
@@ -53,23 +60,26 @@ class Announcer:
             self.say(f"SmartSite {state.procedure} HALTED after {state.id}: {reason[:300]}")
 
     def close(self) -> None:
+        if self.listen in transcript.listeners:
+            transcript.listeners.remove(self.listen)
         run = self.run
         if run.procedure == "checks":
             phase = self.config.getoption("phase", None) or "after"
-            self.say(f"SmartSite go/no-go ({phase}): {self._go_no_go(phase)}")
+            self.say(f"SmartSite go/no-go: {self.verdict_line or self._go_no_go(phase)}")
         elif run.verdict.startswith("PASSED"):
             self.say(f"SmartSite maintenance window closed: {run.procedure} {run.verdict}")
         elif not run.halted_after:  # a halt was said when it happened
             self.say(f"SmartSite {run.procedure}: {run.verdict}")
 
     def _go_no_go(self, phase: str) -> str:
-        """GO when the session ended well (the checks' own verdict sets a NO-GO's status)."""
+        """Without the checks' own line: GO when the session ended well (their verdict sets a
+        NO-GO's status) and every check passed."""
         if self.session.exitstatus == 0 and run_passed(self.run):
-            return "GO"
+            return f"GO ({phase})"
         failed = [f"{s.id}: {s.reason}" for s in self.run.steps() if s.outcome == "failed"]
         unproven = [s.id for s in self.run.steps() if s.outcome in ("skipped", "not run")]
         parts = failed + ([f"not proven: {', '.join(unproven)}"] if unproven else [])
-        return f"NO-GO: {'; '.join(parts) or 'see the record'}"
+        return f"NO-GO ({phase}): {'; '.join(parts) or 'see the record'}"
 
 
 def run_passed(run: Run) -> bool:

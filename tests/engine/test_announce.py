@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from runbook_project import INVENTORY, events
+from test_go_no_go import checks  # noqa: F401 - the fixture: the real checks/conftest.py
 
 
 class _Irc(socketserver.StreamRequestHandler):
@@ -97,3 +98,13 @@ def test_a_channel_that_is_down_is_a_warning_not_a_failure(project, channel):
     warnings = events(project.journal(), "warning")
     assert len(warnings) == 2
     assert warnings[-1]["text"].endswith("window closed: upgrade PASSED: 2 of 2 steps done")
+
+
+def test_the_channel_hears_the_go_no_go(project, channel, checks):  # noqa: F811
+    project.inventory(_chat(channel.server_address[1]))
+
+    assert checks().ret == 0
+    assert checks("-k", "release").ret == pytest.ExitCode.TESTS_FAILED
+
+    assert channel.said[0] == "SmartSite go/no-go: GO (after)"
+    assert channel.said[1].startswith("SmartSite go/no-go: NO-GO (after)")
