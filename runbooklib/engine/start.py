@@ -144,5 +144,9 @@ def _open_record(session: pytest.Session, run: Run) -> None:
             f"{run.window.describe()}; journal {run.base}.jsonl"
         )
         if run.resumed_from:
-            tr.write_line(f"resuming from {run.resumed_from}: {len(run.done_earlier)} steps done")
+            _, chain = journal.verify(run.resumed_from)  # an old journal says NO CHAIN
+            tr.write_line(
+                f"resuming from {run.resumed_from}: {len(run.done_earlier)} steps done; "
+                f"its chain: {chain}"
+            )
     announce.start(session, run)  # after the journal: what it sends (or cannot) is recorded

@@ -103,7 +103,12 @@ def test_a_journal_from_before_the_chain_says_so_and_still_resumes(project):
         f"{path}: NO CHAIN: no hashes (a journal from before the chain)"
     )
     (project.path / "fixed").write_text("")
-    project.run("--resume").assert_outcomes(passed=1, skipped=1)
+    resumed = project.run("--resume")
+
+    resumed.assert_outcomes(passed=1, skipped=1)
+    resumed.stdout.fnmatch_lines(
+        ["resuming from *: 1 steps done; its chain: NO CHAIN: no hashes (a journal from before*"]
+    )
 
 
 def test_sigkill_mid_step_leaves_a_verified_chain_and_a_torn_line_still_resumes(project):
@@ -138,4 +143,5 @@ def test_sigkill_mid_step_leaves_a_verified_chain_and_a_torn_line_still_resumes(
     )
     resumed = project.run("--resume", subprocess=True)
     resumed.assert_outcomes(passed=2, skipped=1)
+    resumed.stdout.fnmatch_lines(["resuming from *; its chain: OK * lines, head *; line * is cut*"])
     assert verify(project.reports(".jsonl")[-1])[0]
