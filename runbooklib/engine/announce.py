@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 
-from runbooklib.actions import notify
 from runbooklib.engine.run import Run, register
 from runbooklib.transcript import transcript
 
@@ -33,6 +32,10 @@ class Announcer:
             self.verdict_line = str(data.get("text", ""))
 
     def say(self, text: str) -> None:
+        # Imported when first needed: the irc package takes most of a second to import, and
+        # every pytest session loads the engine.
+        from runbooklib.actions import notify
+
         text = transcript.redact(text)
         try:
             notify.announce(self.run.inventory, text, timeout=TIMEOUT)
