@@ -79,8 +79,9 @@ class LiveConsole:
             state = self.run.current
             if state is None:
                 return None, {}
-            if state.planned is None:
-                return f"{state.id} {data.get('title', '')}", {}
+            if state.planned is None:  # a check: its name is its title
+                title = data.get("title", "")
+                return f"{state.id}{'' if title == state.id else ' ' + title}", {}
             owner = f"{data['owner']}: " if data.get("owner") else ""
             return (
                 f"{state.id} planned {state.planned:%H:%M}, {late(state) or 'now'}  "
