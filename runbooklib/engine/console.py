@@ -76,9 +76,15 @@ class LiveConsole:
         if event == "step_start":
             from runbooklib.engine.window import late  # see TYPE_CHECKING above
 
-            state = self.run.current
+            state, run = self.run.current, self.run
             if state is None:
                 return None, {}
+            if (
+                state.earlier
+                or run.halted_after.get(state.procedure)
+                or run.stopped_after.get(state.procedure)
+            ):
+                return None, {}  # the engine skips it: its end line says why
             if state.planned is None:  # a check: its name is its title
                 title = data.get("title", "")
                 return f"{state.id}{'' if title == state.id else ' ' + title}", {}
@@ -92,9 +98,8 @@ class LiveConsole:
             outcome = data.get("outcome", "")
             why = f": {data['reason']}" if data.get("reason") else ""
             colour = {"passed": "green", "failed": "red"}.get(outcome, "yellow")
-            return f"{data.get('step')} {outcome} in {data.get('duration', 0):.1f} s{why}", {
-                colour: True
-            }
+            took = "" if outcome == "skipped" else f" in {data.get('duration', 0):.1f} s"
+            return f"{data.get('step')} {outcome}{took}{why}", {colour: True}
         if event == "substep_start":
             hosts = f" ({', '.join(data['hosts'])})" if data.get("hosts") else ""
             return f"  {data.get('step')} . {data.get('name')}{hosts}", {}
