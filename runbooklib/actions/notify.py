@@ -9,6 +9,7 @@ In a dry run nothing is sent; the record says what would have been.
 from __future__ import annotations
 
 import smtplib
+import socket
 import time
 from email.message import EmailMessage
 
@@ -36,8 +37,16 @@ def mail(inventory: Inventory, subject: str, body: str, to: list[str] | None = N
     return msg["To"]
 
 
-def announce(inventory: Inventory, text: str) -> None:
-    """Say `text` in the chat channel: connect, wait for the welcome, join, say it, quit."""
+def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
+    """A connection that gives up after `timeout` (irc's own factory waits as long as the OS)."""
+    sock = socket.create_connection(address, timeout=timeout)
+    sock.settimeout(None)  # then the reactor's select() paces it
+    return sock
+
+
+def announce(inventory: Inventory, text: str, timeout: float = TIMEOUT) -> None:
+    """Say `text` in the chat channel: connect, wait for the welcome, join, say it, quit; each
+    within `timeout` seconds."""
     cfg = inventory.vars["chat"]
     if inventory.check_mode:
         transcript.note(f"would say in {cfg['channel']}: {text}")
@@ -67,17 +76,22 @@ def announce(inventory: Inventory, text: str) -> None:
     for kind in ("error", "bannedfromchan", "inviteonlychan", "channelisfull", "badchannelkey"):
         reactor.add_global_handler(kind, on_error)
     try:
-        conn = reactor.server().connect(cfg["server"], int(cfg.get("port", 6667)), nick)
+        conn = reactor.server().connect(
+            cfg["server"],
+            int(cfg.get("port", 6667)),
+            nick,
+            connect_factory=lambda address: _connect(address, timeout),
+        )
     except irc.client.ServerConnectionError as exc:
         raise ActionError(
             f"IRC {cfg['server']}:{cfg.get('port', 6667)}: cannot connect: {exc}"
         ) from None
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + timeout
     try:
         while not state["joined"] and not state["error"] and time.monotonic() < deadline:
             reactor.process_once(0.2)
         if not state["joined"]:
-            why = state["error"] or f"not joined {cfg['channel']} within {TIMEOUT}s"
+            why = state["error"] or f"not joined {cfg['channel']} within {timeout:g}s"
             raise ActionError(f"IRC {cfg['server']}: {why}")
         conn.privmsg(cfg["channel"], text)
         conn.quit("runbook done")

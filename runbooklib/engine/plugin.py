@@ -10,6 +10,7 @@ pytest_plugins = [
     "runbooklib.engine.follow",  # times, outcome and transcript of each step as it runs
     "runbooklib.engine.collect",  # metadata errors, order, per-step timeouts
     "runbooklib.engine.window",  # --window-start, planned vs actual, the fallback's room
+    "runbooklib.engine.clock",  # --keep-time: no step before its planned time
     "runbooklib.engine.plan",  # --plan
     "runbooklib.engine.halt",  # the first failure stops the procedure
     "runbooklib.engine.until",  # --until: stop on purpose after a step

@@ -23,7 +23,18 @@ from pathlib import Path
 
 import pytest
 
-from runbooklib.engine import halt, journal, lock, record, resume, usage, window
+from runbooklib.engine import (
+    announce,
+    clock,
+    console,
+    halt,
+    journal,
+    lock,
+    record,
+    resume,
+    usage,
+    window,
+)
 from runbooklib.engine.follow import follow
 from runbooklib.engine.run import RUN, Run, new_run, procedure_of
 from runbooklib.engine.steps import step_of
@@ -120,7 +131,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _open_record(session: pytest.Session, run: Run) -> None:
     config = session.config
+    console.live(config, run)
     follow(config, run)
+    clock.keep(config, run)  # after follow: its wait comes before the step's start
     halt.watch(config, run)
     journal.open_journal(config, run)
     record.open_record(session, run)
@@ -131,4 +144,9 @@ def _open_record(session: pytest.Session, run: Run) -> None:
             f"{run.window.describe()}; journal {run.base}.jsonl"
         )
         if run.resumed_from:
-            tr.write_line(f"resuming from {run.resumed_from}: {len(run.done_earlier)} steps done")
+            _, chain = journal.verify(run.resumed_from)  # an old journal says NO CHAIN
+            tr.write_line(
+                f"resuming from {run.resumed_from}: {len(run.done_earlier)} steps done; "
+                f"its chain: {chain}"
+            )
+    announce.start(session, run)  # after the journal: what it sends (or cannot) is recorded

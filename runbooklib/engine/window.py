@@ -2,13 +2,21 @@
 
 The plan is written on the seed's clock (08:00 start, 12:00 end: the inventory's `window` vars).
 `--window-start HH:MM|now` says when the window really opened; every planned time moves with it.
-At each step the engine checks that the rest of the procedure plus the whole fallback still end
-before the window closes, and warns when they do not: the moment to decide, not to discover.
+
+At each step the engine warns, the moment it matters and not before:
+- when the rest of the procedure, at the pace it keeps now, would end after the window's end (or
+  after the plan's own end, when the plan itself runs past the window: --plan says so);
+- when the latest time to start the fallback is near or past while the procedure would still be
+  running then. That time is when the fallback's plan starts (the seed starts it at the window's
+  end, 12:00, and lets it run past) or, if later, the window's end less the fallback's length.
+It says that time. An on-time run is never warned. All of this is worked out once, before the
+first step, so a step costs the same whatever the number of steps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 import pytest
@@ -19,6 +27,8 @@ from runbooklib.transcript import transcript
 
 # A warning is repeated only when the overrun grew by this much since the last one.
 _REWARN = dt.timedelta(minutes=5)
+# How soon before the latest time to start the fallback the operator is told.
+_NEAR = dt.timedelta(minutes=15)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,9 +54,16 @@ class Window:
     # The fallback procedure's name and planned length, kept free before the window closes.
     fallback_name: str
     fallback: dt.timedelta
+    # The latest time to start the fallback (see the module's docstring).
+    fallback_by: dt.datetime | None = None
+    # procedure -> the plan time (minutes) of its last selected step, and that step on today's
+    # clock: worked out once, so that each step's check is O(1).
+    last_minute: dict[str, int] = field(default_factory=dict)
+    planned_end: dict[str, dt.datetime] = field(default_factory=dict)
     # Warnings given, for the terminal and the report.
     warnings: list[str] = field(default_factory=list)
     warned_overrun: dt.timedelta | None = None
+    warned_fallback: str = ""
 
     @property
     def end(self) -> dt.datetime:
@@ -71,11 +88,14 @@ def length(steps: list) -> dt.timedelta:
 
 
 def _window_start(option: str | None, default: dt.datetime | None) -> dt.datetime:
-    clock = now().replace(second=0, microsecond=0)
+    # "now" is now to the second: a window rounded down to the minute would make the first
+    # steps up to a minute late before they start.
+    exact = now().replace(microsecond=0)
+    clock = exact.replace(second=0)
     if not option:
-        return default or clock
+        return default or exact
     if option == "now":
-        return clock
+        return exact
     try:
         minute = minutes(option)
     except ValueError:
@@ -106,9 +126,16 @@ def begin(config: pytest.Config, run: Run, default_start: dt.datetime | None = N
         fallback_name=fallback,
         fallback=length(run.all_steps.get(fallback, [])),
     )
+    window = run.window
     for state in run.steps():
         if state.step:
-            state.planned = run.window.planned(state.step.at)
+            state.planned = window.planned(state.step.at)
+            window.last_minute[state.procedure] = state.step.minute
+            window.planned_end[state.procedure] = state.planned
+    fallback_steps = run.all_steps.get(fallback, [])
+    window.fallback_by = window.end - window.fallback
+    if fallback_steps:
+        window.fallback_by = max(window.fallback_by, window.planned(fallback_steps[0].at))
     if not config.getoption("plan"):
         register(config, "window", WindowWatch(run))
 
@@ -123,12 +150,26 @@ def late(state: StepState) -> str:
     return f"{-delta} min early" if delta < 0 else "on time"
 
 
-def overrun(run: Run, state: StepState, at: dt.datetime) -> dt.timedelta:
-    """How far the rest of this procedure, then the fallback, would end past the window's end."""
-    rest = [s.step for s in run.steps() if s.procedure == state.procedure and s.step]
-    remaining = dt.timedelta(minutes=max(s.minute for s in rest) - state.step.minute)
-    room = dt.timedelta(0) if state.procedure == run.window.fallback_name else run.window.fallback
-    return at + remaining + room - run.window.end
+def projected_end(run: Run, state: StepState, at: dt.datetime) -> dt.datetime:
+    """When the rest of this step's procedure ends if it starts at `at` and keeps to the plan."""
+    rest = run.window.last_minute[state.procedure] - state.step.minute
+    return at + dt.timedelta(minutes=rest)
+
+
+def deadline(run: Run, procedure: str) -> dt.datetime:
+    """The window's end, or the plan's own end when the plan itself runs past the window."""
+    return max(run.window.end, run.window.planned_end[procedure])
+
+
+def fallback_due(window: Window, at: dt.datetime) -> str:
+    """'in 12 min', 'now', '25 min ago': when the latest time to start the fallback comes."""
+    seconds = (window.fallback_by - at).total_seconds()
+    if seconds > 0:  # a part of a minute left is a minute left
+        return f"in {_span(dt.timedelta(minutes=math.ceil(seconds / 60)))}"
+    return "now" if seconds > -60 else f"{_span(dt.timedelta(seconds=-seconds))} ago"
+
+
+_STAGES = ("", "near", "past")
 
 
 class WindowWatch:
@@ -140,20 +181,45 @@ class WindowWatch:
         state = self.run.states.get(item.nodeid)
         if state is None or state.step is None or state.procedure == "checks":
             return
+        text = self.warning(state, now())
+        if text:
+            self.run.window.warnings.append(text)
+            transcript.emit("window_warning", step=state.id, text=text)
+
+    def warning(self, state: StepState, at: dt.datetime) -> str:
+        """The warning due at this step's start, or "" (nothing new, or all on time)."""
         window = self.run.window
-        over = overrun(self.run, state, now())
-        if over <= dt.timedelta(0):
-            return
-        if window.warned_overrun is not None and over - window.warned_overrun < _REWARN:
-            return
-        window.warned_overrun = over
-        with_fallback = "" if state.procedure == window.fallback_name else " plus the fallback"
-        text = (
-            f"at {state.id}: the rest of {state.procedure}{with_fallback} would end "
-            f"{_span(over)} after the window closes at {window.end:%H:%M}"
+        end = projected_end(self.run, state, at)
+        limit = deadline(self.run, state.procedure)
+        # Whole minutes, as lateness is shown: seconds late are on time.
+        over = dt.timedelta(minutes=int((end - limit).total_seconds() // 60))
+        late = over > dt.timedelta(0) and (
+            window.warned_overrun is None or over - window.warned_overrun >= _REWARN
         )
-        window.warnings.append(text)
-        transcript.emit("window_warning", step=state.id, text=text)
+        stage = ""
+        if state.procedure != window.fallback_name and end > window.fallback_by:
+            if at >= window.fallback_by:
+                stage = "past"
+            elif window.fallback_by - at <= _NEAR:
+                stage = "near"
+        fallback_news = _STAGES.index(stage) > _STAGES.index(window.warned_fallback)
+        if not (late or fallback_news):
+            return ""
+        if late:
+            window.warned_overrun = over
+        if fallback_news:
+            window.warned_fallback = stage
+        closes = f"the window closes at {window.end:%H:%M}"
+        if limit > window.end:
+            closes = f"its plan ends at {limit:%H:%M} ({closes})"
+        text = f"at {state.id}: the rest of {state.procedure} would end at {end:%H:%M}"
+        text += f", {_span(over)} after {closes}" if over > dt.timedelta(0) else f"; {closes}"
+        if state.procedure != window.fallback_name:
+            text += (
+                f"; latest time to start the fallback ({_span(window.fallback)} long): "
+                f"{window.fallback_by:%H:%M}, {fallback_due(window, at)}"
+            )
+        return text
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         run, tr = self.run, terminalreporter
@@ -175,15 +241,21 @@ def _span(delta: dt.timedelta) -> str:
 
 
 def plan_fit(run: Run) -> list[str]:
-    """For --plan: where a procedure, as planned and with room for the fallback, overruns."""
-    lines = []
-    for procedure in dict.fromkeys(s.procedure for s in run.steps() if s.step):
-        first = next(s for s in run.steps() if s.procedure == procedure and s.step)
-        over = overrun(run, first, first.planned)
-        if over > dt.timedelta(0):
-            with_fallback = "" if procedure == run.window.fallback_name else " with the fallback"
+    """For --plan: a procedure whose plan ends after the window's end, or after the latest time
+    to start the fallback."""
+    window, lines = run.window, []
+    for procedure, end in window.planned_end.items():
+        if procedure == "checks":
+            continue
+        if end > window.end:
             lines.append(
-                f"{procedure}{with_fallback} as planned ends {_span(over)} after the window "
-                f"closes at {run.window.end:%H:%M}"
+                f"{procedure} as planned ends at {end:%H:%M}, {_span(end - window.end)} after "
+                f"the window closes at {window.end:%H:%M}"
+            )
+        if procedure != window.fallback_name and end > window.fallback_by:
+            lines.append(
+                f"{procedure} as planned ends at {end:%H:%M}, {_span(end - window.fallback_by)} "
+                f"after the latest time to start the fallback ({_span(window.fallback)} long) "
+                f"at {window.fallback_by:%H:%M}"
             )
     return lines

@@ -1,4 +1,5 @@
-"""The window: planned against actual, and a warning when the fallback would no longer fit."""
+"""The window: planned against actual; a warning only when the procedure would end after the
+window, or the latest time to start the fallback is near or past, saying that time."""
 
 from __future__ import annotations
 
@@ -58,14 +59,16 @@ def test_late_start_warns_that_the_fallback_no_longer_fits(project):
     _setup(project)
     opened = (dt.datetime.now() - dt.timedelta(minutes=50)).strftime("%H:%M")
 
-    # 50 min into a 60 min window: 30 min of upgrade plus 20 of fallback end 40 min too late.
+    # 50 min into a 60 min window: 30 min of upgrade end 20 min too late, and the fallback
+    # (20 min) had to start 10 min ago.
     result = project.run("-k", "upgrade", "--window-start", opened)
 
     result.assert_outcomes(passed=2)
     result.stdout.re_match_lines(
         [
-            r"WARNING window: at u01: the rest of upgrade plus the fallback would end "
-            r"(39|40|41) min after the window closes at \d\d:\d\d"
+            r"WARNING window: at u01: the rest of upgrade would end at \d\d:\d\d, (19|20|21) min "
+            r"after the window closes at \d\d:\d\d; latest time to start the fallback \(20 min "
+            r"long\): \d\d:\d\d, (9|10|11) min ago"
         ]
     )
     result.stdout.re_match_lines(
@@ -84,10 +87,55 @@ def test_plan_warns_too(project):
 
     result.stdout.fnmatch_lines(
         [
-            "WARNING window: upgrade with the fallback as planned ends 10 min after the window "
-            "closes at 08:40"
+            "WARNING window: upgrade as planned ends at 08:30, 10 min after the latest time to "
+            "start the fallback (20 min long) at 08:20"
         ]
     )
+
+
+def test_the_seeds_plan_on_time_is_not_warned(project):
+    # The seed's shape: the fallback is planned from the window's end (12:00) and runs past it;
+    # the upgrade's last check is planned a minute after the end. On time, nothing to say.
+    project.inventory(WINDOW.replace('end: "09:00"', 'end: "12:00"'))
+    project.procedure("upgrade", UPGRADE.replace('"08:30"', '"12:01"'))
+    project.procedure(
+        "fallback", FALLBACK.replace('"08:00"', '"12:00"').replace('"08:20"', '"14:01"')
+    )
+
+    result = project.run("-k", "upgrade", "--window-start", "now")
+
+    result.assert_outcomes(passed=2)
+    assert "WARNING window" not in result.stdout.str()
+    assert not events(project.journal(), "window_warning")
+
+
+def test_the_fallbacks_latest_start_near_is_told_with_its_time(project):
+    # Seed's shape again, 3h50 into the window, on time: u01 at 11:50, u02 at 12:01. The fallback
+    # must start by 12:00 (its plan's start, the window's end): in 10 min, and the upgrade would
+    # still be running then.
+    project.inventory(WINDOW.replace('end: "09:00"', 'end: "12:00"'))
+    project.procedure(
+        "upgrade", UPGRADE.replace('"08:30"', '"12:01"').replace('"08:00"', '"11:50"')
+    )
+    project.procedure(
+        "fallback", FALLBACK.replace('"08:00"', '"12:00"').replace('"08:20"', '"14:01"')
+    )
+    opened = (dt.datetime.now() - dt.timedelta(hours=3, minutes=50)).strftime("%H:%M")
+
+    result = project.run("-k", "upgrade", "--window-start", opened)
+
+    result.assert_outcomes(passed=2)
+    (warning,) = events(project.journal(), "window_warning")  # u02, 11 min early, ends before
+    assert warning["step"] == "u01"
+    due = f"latest time to start the fallback (2h01 long): {opened_at(opened, 4, 0)}, in "
+    assert warning["text"].endswith((due + "10 min", due + "9 min")), warning["text"]
+    result.stdout.fnmatch_lines([f"*WARNING window: at u01: *{due}*"])
+
+
+def opened_at(opened: str, hours: int, minutes: int) -> str:
+    """HH:MM, `hours:minutes` after the window opened at `opened` (HH:MM)."""
+    start = dt.datetime.strptime(opened, "%H:%M")
+    return f"{start + dt.timedelta(hours=hours, minutes=minutes):%H:%M}"
 
 
 def test_bad_window_start_is_a_usage_error(project):

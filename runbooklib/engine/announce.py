@@ -1,0 +1,98 @@
+"""Announcements: the team's channel (#ucdsakai) hears the run's own events, from the engine.
+
+The window opening (a procedure starts), each halt (its reason redacted like the record), the
+go/no-go verdict of a checks run, and the end of a procedure (the window's close when it passed).
+Sent through `runbooklib.actions.notify.announce`; an unreachable channel never fails the run: it
+becomes a warning (console and journal). Nothing is sent in a dry run (the record says what would
+have been) or when the inventory names no chat.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from runbooklib.engine.run import Run, register
+from runbooklib.transcript import transcript
+
+# Seconds for each announcement (connect, join, say): a channel that is down costs the run little.
+TIMEOUT = 5.0
+
+
+class Announcer:
+    def __init__(self, session: pytest.Session, run: Run):
+        self.session, self.config, self.run = session, session.config, run
+        # Procedures whose halt was said.
+        self.told: set[str] = set()
+        # The checks' own verdict line, when their conftest emits it (event `go_no_go`, `text`).
+        self.verdict_line = ""
+        transcript.listeners.append(self.listen)
+
+    def listen(self, event: str, data: dict) -> None:
+        if event == "go_no_go":
+            self.verdict_line = str(data.get("text", ""))
+
+    def say(self, text: str) -> None:
+        # Imported when first needed: the irc package takes most of a second to import, and
+        # every pytest session loads the engine.
+        from runbooklib.actions import notify
+
+        text = transcript.redact(text)
+        try:
+            notify.announce(self.run.inventory, text, timeout=TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - telling people must never stop the work
+            transcript.emit("warning", text=f"not announced on IRC ({exc}): {text}")
+
+    def opened(self) -> None:
+        run = self.run
+        if run.procedure == "checks":
+            return
+        how = "resumed" if run.resumed_from else "started"
+        self.say(
+            f"SmartSite maintenance window {run.window.describe()}: {run.procedure} {how} on "
+            f"{run.inventory.name} by {run.operator}"
+        )
+
+    @pytest.hookimpl(trylast=True)  # after the halt and the step's reason are taken
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.run.states.get(report.nodeid)
+        if state is None or state.procedure in self.told:
+            return
+        if self.run.halted_after.get(state.procedure) == state.id:
+            self.told.add(state.procedure)
+            reason = state.reason or "failed"
+            self.say(f"SmartSite {state.procedure} HALTED after {state.id}: {reason[:300]}")
+
+    def close(self) -> None:
+        if self.listen in transcript.listeners:
+            transcript.listeners.remove(self.listen)
+        run = self.run
+        if run.procedure == "checks":
+            phase = self.config.getoption("phase", None) or "after"
+            self.say(f"SmartSite go/no-go: {self.verdict_line or self._go_no_go(phase)}")
+        elif run.verdict.startswith("PASSED"):
+            self.say(f"SmartSite maintenance window closed: {run.procedure} {run.verdict}")
+        elif not run.halted_after:  # a halt was said when it happened
+            self.say(f"SmartSite {run.procedure}: {run.verdict}")
+
+    def _go_no_go(self, phase: str) -> str:
+        """Without the checks' own line: GO when the session ended well (their verdict sets a
+        NO-GO's status) and every check passed."""
+        if self.session.exitstatus == 0 and run_passed(self.run):
+            return f"GO ({phase})"
+        failed = [f"{s.id}: {s.reason}" for s in self.run.steps() if s.outcome == "failed"]
+        unproven = [s.id for s in self.run.steps() if s.outcome in ("skipped", "not run")]
+        parts = failed + ([f"not proven: {', '.join(unproven)}"] if unproven else [])
+        return f"NO-GO ({phase}): {'; '.join(parts) or 'see the record'}"
+
+
+def run_passed(run: Run) -> bool:
+    return all(s.outcome == "passed" for s in run.steps())
+
+
+def start(session: pytest.Session, run: Run) -> None:
+    """Register the announcer and say the window is open; nothing in a dry run or without chat."""
+    if run.dry_run or not run.inventory.vars.get("chat"):
+        return
+    announcer = Announcer(session, run)
+    register(session.config, "announce", announcer)
+    announcer.opened()
