@@ -37,20 +37,23 @@ def test_report_name_header_steps_and_no_secrets(project):
     assert NAME.match(html.stem)
     for suffix in (".xml", ".jsonl"):
         assert html.with_suffix(suffix).exists()
-    page = markup.unescape(html.read_text())  # pytest-html keeps its data as escaped JSON
-    for shown in (
-        '"Inventory": "lab (',
-        '"Operator": "thomas"',
-        '"Git revision": "',
-        '"Window": "08:00-12:00 (plan 08:00-12:00)"',
-        '"Verdict": "upgrade HALTED after u02"',
-    ):
-        assert shown in page
-    # Per step: planned, actual, owner, kind; the transcript as its extra.
-    assert "<td>u01</td>" in page and "<td>08:10</td>" in page and "<td>Prabhu</td>" in page
-    assert "<td>action</td>" in page and "<td>check</td>" in page
-    assert "artifact backup: caje:/var/backups/sakai/clone.sql.gz" in page
-    assert "mariadb-dump --password=******** sakai" in page
+    page = html.read_text()
+    # The static record at the top: verdict banner, facts, timeline, steps in plan order.
+    assert "<b>HALTED after u02</b>" in page and "rb-bad" in page
+    assert "<th>Operator</th><td>thomas</td>" in page
+    assert "<th>Window</th><td>08:00-12:00 (plan 08:00-12:00)</td>" in page
+    assert '<svg xmlns="http://www.w3.org/2000/svg" id="timeline"' in page
+    steps = page[page.index('<table id="steps">') :]
+    assert steps.index(">u01</a>") < steps.index(">u02</a>")
+    assert "<td>Prabhu</td>" in steps and "<td>action</td>" in steps and "<td>check</td>" in steps
+    assert "<b>backup</b> <code>caje:/var/backups/sakai/clone.sql.gz</code>" in page
+    assert "$ mariadb-dump --password=******** sakai" in page
+    # One copy of each command: no captured log or extra repeats it.
+    assert page.count("mariadb-dump") == 1
+    # pytest-html's own table has the step's columns too (its data, for JavaScript).
+    assert "&lt;td&gt;08:10&lt;/td&gt;" in page or "<td>08:10</td>" in page
+    # The archive lists the run.
+    assert html.name in (project.path / "reports" / "index.html").read_text()
     for path in (html, html.with_suffix(".xml"), html.with_suffix(".jsonl")):
         assert "hunter2-db-password" not in markup.unescape(path.read_text()), path
     assert "hunter2-db-password" not in result.stdout.str()
@@ -67,6 +70,9 @@ def test_reports_are_never_overwritten(project):
     project.run().assert_outcomes(passed=1)
 
     assert len(project.reports(".html")) == 2
+    index = (project.path / "reports" / "index.html").read_text()
+    first, second = sorted(p.name for p in project.reports(".html"))
+    assert index.index(second) < index.index(first)  # newest first
     assert len(project.reports(".jsonl")) == 2
     assert len(events(project.journal(), "run_start")) == 1  # one journal per run
 
@@ -81,3 +87,12 @@ def test_checks_are_recorded_as_procedure_checks(project):
     result.assert_outcomes(passed=1)
     (html,) = project.reports(".html")
     assert html.name.endswith("-checks-lab.html")
+
+
+def test_a_refused_run_leaves_no_record(project):
+    project.procedure("upgrade", STEPS.split('@step("u02"')[0])
+
+    result = project.run("--approve", "u99")
+
+    assert result.ret == 4
+    assert not (project.path / "reports").exists()
