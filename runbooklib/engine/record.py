@@ -148,6 +148,8 @@ class Table:
     def pytest_html_report_title(self, report) -> None:
         self.data = report
         report.title = "runbook record"
+        # Rows in the order the steps ran (the plan's), not grouped by result.
+        report.set_data("initialSort", "original")
 
     def pytest_html_results_table_header(self, cells: list) -> None:
         cells[2:2] = [f"<th>{name}</th>" for name in ("Step", "Planned", "Actual", "Owner", "Kind")]

@@ -656,8 +656,30 @@ def _command(e: dict, sub: str) -> str:
 
 
 def todos(view: RunView) -> str:
-    items = "".join(_todo(t) for t in view.todos)
+    items = "".join(_todo(t) for t in [*view.todos, *_known_issue_todos(view)])
     return f'<h2 id="todos">Post-upgrade TODOs</h2><ul>{items or "<li>none recorded</li>"}</ul>'
+
+
+def _known_issue_todos(view: RunView) -> list[dict]:
+    """A log line allowed by a known issue is a fix owed before the issue expires."""
+    found: dict[str, dict] = {}
+    for s in view.steps:
+        for e in s.entries:
+            if e.get("event") != "artifact" or e.get("kind") != "catalina-scan":
+                continue
+            for line in e.get("allowed") or []:
+                issue_id = str(line).partition(": ")[0]
+                issue = view.known.get(issue_id, {})
+                expires = f" before {issue['expires']}" if issue.get("expires") else ""
+                found.setdefault(
+                    issue_id,
+                    {
+                        "step": s.id,
+                        "text": f"fix the cause of known issue {issue_id}{expires} "
+                        f"(allowed in catalina.out on {str(e.get('where')).split(':')[0]})",
+                    },
+                )
+    return list(found.values())
 
 
 def _todo(t: dict) -> str:

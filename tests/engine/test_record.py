@@ -52,6 +52,7 @@ def test_report_name_header_steps_and_no_secrets(project):
     assert page.count("mariadb-dump") == 1
     # pytest-html's own table has the step's columns too (its data, for JavaScript).
     assert "&lt;td&gt;08:10&lt;/td&gt;" in page or "<td>08:10</td>" in page
+    assert '"initialSort": "original"' in markup.unescape(page)  # plan order with JavaScript too
     # The archive lists the run.
     assert html.name in (project.path / "reports" / "index.html").read_text()
     for path in (html, html.with_suffix(".xml"), html.with_suffix(".jsonl")):

@@ -212,6 +212,10 @@ def test_artifacts_are_readable_blocks():
     assert "<li>Scan the log: passed 1.0 s</li>" in page
     assert "[Scan the log]" in page
     assert "<li>turn auto.ddl off" in page
+    assert (
+        "<li>fix the cause of known issue hbm2ddl before 2007-12-31 "
+        "(allowed in catalina.out on walton)" in page
+    )
 
 
 def test_long_outputs_are_bounded_and_commands_collapsed_per_host():
