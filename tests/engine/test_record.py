@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 
 from runbook_project import events
 
+from runbooklib.engine import rebuild
+
 STEPS = """
 @step("u01", at="08:10", owner="Prabhu", kind="action", hosts="app")
 def test_u01_clone(inventory):
@@ -97,3 +99,19 @@ def test_a_refused_run_leaves_no_record(project):
 
     assert result.ret == 4
     assert not (project.path / "reports").exists()
+
+
+def _static(page: str) -> str:
+    start = page.index('<div class="rb">')
+    return page[start : page.index("\n</div>", page.rindex("</section>")) + 7]
+
+
+def test_the_rebuild_makes_the_same_record_from_the_journal(project):
+    project.procedure("upgrade", STEPS)
+    project.run("--operator", "thomas", "--window-start", "08:00", "--todo", "rotate the logs")
+    (html,) = project.reports(".html")
+
+    rebuilt = rebuild.rebuild(html.with_suffix(".jsonl"))
+
+    assert _static(rebuilt.read_text()) == _static(html.read_text())
+    assert "<li>rotate the logs <span class='muted'>(by thomas)</span></li>" in html.read_text()
