@@ -53,9 +53,13 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("plan", False) or not _may_run_steps(config):
         return
+    register(config, "record-table", Table(config))
+    paths: dict[str, Path] = {}
+    config.stash[_provisional] = paths
+    if config.option.htmlpath and config.option.xmlpath:
+        return  # both given by hand: they stay where they were asked for
     # Outside the reports folder: a refused run must leave nothing there, not even the folder.
     folder = Path(tempfile.mkdtemp(prefix="runbook-record-"))
-    paths = {}
     if not config.option.htmlpath:
         paths[".html"] = folder / "record.html"
         config.option.htmlpath = str(paths[".html"])
@@ -63,8 +67,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.option.xmlpath:
         paths[".xml"] = folder / "record.xml"
         config.option.xmlpath = str(paths[".xml"])
-    config.stash[_provisional] = paths
-    register(config, "record-table", Table(config))
 
 
 def _may_run_steps(config: pytest.Config) -> bool:
