@@ -83,13 +83,22 @@ def test_reports_are_never_overwritten(project):
 def test_checks_are_recorded_as_procedure_checks(project):
     folder = project.path / "checks"
     folder.mkdir()
-    (folder / "test_cluster.py").write_text("def test_ports_closed():\n    assert True\n")
+    (folder / "test_cluster.py").write_text(
+        'def test_ports_closed():\n    """Port 9000 is closed to the public."""\n\n'
+        'def test_release():\n    """Every node runs 2.4.1."""\n    assert False, "walton: 2.4.0"\n'
+    )
 
     result = project.pytester.runpytest("checks", "-p", "no:cacheprovider")
 
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=1, failed=1)
     (html,) = project.reports(".html")
     assert html.name.endswith("-checks-lab.html")
+    page = html.read_text()
+    assert "<b>NO-GO (after)</b>test_release: AssertionError: walton: 2.4.0" in page
+    steps = page[page.index('<table id="steps">') :]
+    assert steps.index("Port 9000 is closed to the public.") < steps.index("Every node runs 2.4.1.")
+    actual = re.findall(r"&lt;td&gt;(\d\d:\d\d:\d\d[^&]*)&lt;/td&gt;", page)
+    assert actual and all("(" not in a for a in actual), actual  # not `21:56:26 ()`
 
 
 def test_a_refused_run_leaves_no_record(project):
