@@ -13,13 +13,24 @@ Everything in the journal is already redacted (transcript.emit).
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 
+
+def escape(text: object) -> str:
+    """For text between tags (quotes need no escaping there: shorter records)."""
+    return html.escape(str(text), quote=False)
+
+
+def attr(text: object) -> str:
+    """For a value inside an attribute's double quotes."""
+    return html.escape(str(text), quote=True)
+
+
 # Long outputs: this many lines from the start and from the end, and a count of the rest.
-HEAD, TAIL = 8, 8
+HEAD, TAIL = 6, 6
 # A command longer than this is cut in the middle (a here-document, a long pipeline).
 COMMAND_CHARS = 600
 
@@ -441,7 +452,7 @@ def steps_table(view: RunView, rehearsal: dict[str, dict] | None) -> str:
     for s in view.steps:
         title = s.title if s.title and "::" not in s.title else s.doc or s.title
         cells = [
-            f'<a href="#step-{escape(s.id)}">{escape(s.id)}</a>',
+            f'<a href="#step-{attr(s.id)}">{escape(s.id)}</a>',
             escape(title)
             + (
                 f'<br><span class="muted">{escape(s.doc)}</span>'
@@ -457,7 +468,7 @@ def steps_table(view: RunView, rehearsal: dict[str, dict] | None) -> str:
         if rehearsal is not None:
             cells.append(_rehearsal_cell(rehearsal.get(s.id)))
         cells += [escape(s.outcome), escape(s.reason)]
-        cls = escape(s.outcome.replace(" ", "-"))
+        cls = attr(s.outcome.replace(" ", "-"))
         tds = "".join(
             f'<td class="out">{c}</td>' if n == len(cells) - 2 else f"<td>{c}</td>"
             for n, c in enumerate(cells)
@@ -483,7 +494,7 @@ BACKUPS = ("db-backup", "db-kept", "config-backup", "firewall-backup", "release-
 
 def step_details(view: RunView, s: StepView, compared: dict[str, dict] | None = None) -> str:
     parts = [
-        f'<h3 id="step-{escape(s.id)}">{escape(s.id)} {escape(s.title)}</h3>',
+        f'<h3 id="step-{attr(s.id)}">{escape(s.id)} {escape(s.title)}</h3>',
         f'<p class="muted">{escape(s.owner)}, {escape(s.kind)}; planned {hm(s.planned)}, '
         f"started {hm(s.started, True) or '-'}, {escape(s.outcome)} "
         f"{escape(seconds(s.duration))}{': ' + escape(s.reason) if s.reason else ''}</p>",
