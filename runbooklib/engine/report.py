@@ -86,6 +86,8 @@ class RunView:
     todos: list[dict]
     known: dict[str, dict]
     window: dict
+    # The journal's hash chain (when its lines carry one): "line N: <hash of line N>", the last
+    # line written when the record was made (a run's own record is made before its run_end).
     head: str | None
 
     def time(self, t: str | None) -> dt.datetime | None:
@@ -110,7 +112,14 @@ def parse(events: list[dict]) -> RunView:
         todos=[e for e in events if e.get("event") == "todo"],
         known={},
         window=next((e for e in events if e.get("event") == "record_window"), {}),
-        head=next((e["hash"] for e in reversed(events) if e.get("hash")), None),
+        head=next(
+            (
+                f"line {n + 1}: {e['hash']}"
+                for n, e in reversed(list(enumerate(events)))
+                if e.get("hash")
+            ),
+            None,
+        ),
     )
     for e in events:
         if e.get("event") == "record_known_issues":

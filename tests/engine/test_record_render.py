@@ -169,7 +169,7 @@ def test_banner_facts_and_steps_in_plan_order():
         and "<th>Git revision</th><td>abc123</td>" in page
     )
     assert "<th>Latest fallback start</th><td>10:00</td>" in page
-    assert "<code>feedbeef</code>" in page  # the journal chain's head
+    assert "<code>line 17: feedbeef</code>" in page  # the journal chain's head
     steps = page[page.index('<table id="steps">') :]
     assert steps.index("Block the clients") < steps.index("Back up the DB")
     assert "Approved u02 by kirk (terminal) at 2007-08-18T08:10:01+00:00" in page
