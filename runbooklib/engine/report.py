@@ -50,7 +50,7 @@ tr.passed td.out { background: #dfd; } tr.failed td.out, tr.interrupted td.out {
 tr.skipped td.out, tr.not-run td.out { background: #eee; }
 .rb .diff-add { color: #116329; background: #e6ffec; display: block; }
 .rb .diff-del { color: #82071e; background: #ffebe9; display: block; }
-.rb .diff-hunk { color: #0550ae; display: block; }
+.rb .diff-hunk { color: #0550ae; display: block; } .rb .diff-ctx { display: block; }
 .rb .shape { color: #b26a00; font-weight: bold; }
 .rb details { margin: 0.2em 0 0.2em 1em; } .rb summary { cursor: pointer; }
 .rb .muted { color: #666; }
@@ -276,19 +276,18 @@ def short_command(command: str) -> str:
 
 
 def diff_html(text: str) -> str:
+    """A unified diff, a line per block: added green, removed red, headers and hunks blue."""
     out = []
     for line in bounded_diff(text).splitlines():
-        cls = ""
-        if line.startswith(("+++", "---")):
+        cls = "diff-ctx"
+        if line.startswith(("+++", "---", "@@")):
             cls = "diff-hunk"
         elif line.startswith("+"):
             cls = "diff-add"
         elif line.startswith("-"):
             cls = "diff-del"
-        elif line.startswith("@@"):
-            cls = "diff-hunk"
-        out.append(f'<span class="{cls}">{escape(line)}</span>' if cls else escape(line))
-    return "<pre>" + "\n".join(out) + "</pre>"
+        out.append(f'<span class="{cls}">{escape(line) or " "}</span>')
+    return '<pre class="diff">' + "".join(out) + "</pre>"
 
 
 def bounded_diff(text: str, limit: int = 200) -> str:
@@ -498,8 +497,6 @@ def _rehearsal_cell(info: dict | None) -> str:
 
 # ---- per step ---------------------------------------------------------------------------------
 
-BACKUPS = ("db-backup", "db-kept", "config-backup", "firewall-backup", "release-snapshot")
-
 
 def step_details(view: RunView, s: StepView, compared: dict[str, dict] | None = None) -> str:
     parts = [
@@ -561,8 +558,9 @@ def artifact(view: RunView, e: dict) -> str:
     for key in ("sha256", "size", "bytes", "verified", "tables", "rows"):
         if key in rest:
             rows.append((key, escape(str(rest.pop(key)))))
-    if kind in BACKUPS and "verified" not in e:
-        rows.append(("verified", "checksum taken on the host (see the step's commands)"))
+    if kind in ("db-backup", "db-kept") and "verified" not in e and "checksums" in e:
+        # dump_verified: a dump is kept only once a test restore gave these checksums back.
+        rows.append(("verified", "by a test restore: every table's checksum below"))
     for key, value in rest.items():
         if isinstance(value, dict | list) or "\n" in str(value):
             rows.append((key, _folded(key, value)))
