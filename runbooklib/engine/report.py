@@ -189,21 +189,21 @@ def verdict_of(view: RunView) -> tuple[str, str, str]:
     line = view.end["verdict"] if view.end else "INTERRUPTED: the run stopped without an end"
     if view.procedure == "checks":
         return _go_no_go(view)
-    dry = line.startswith("DRY RUN")
+    core = line.removeprefix("DRY RUN, nothing changed: ")
+    dry = core != line
     failed = [s for s in view.steps if s.outcome in ("failed", "interrupted")]
     reason = f"{failed[0].id}: {failed[0].reason}" if failed and failed[0].reason else ""
-    if "HALTED" in line:
-        halted = re.findall(r"HALTED after (\S+)", line)
+    if "HALTED" in core:
+        halted = re.findall(r"HALTED after (\S+)", core)
         word, cls = f"HALTED after {', '.join(halted)}", "rb-bad"
-    elif "FAILED" in line or "INTERRUPTED" in line:
-        word, cls = line.split(":")[0].removeprefix("DRY RUN, nothing changed").strip(), "rb-bad"
-        word = word or "INTERRUPTED"
-    elif "STOPPED" in line:
+    elif core.startswith(("FAILED", "INTERRUPTED")):
+        word, cls = core.split(":")[0].split(" ")[0], "rb-bad"
+    elif core.startswith("STOPPED"):
         word, cls = "STOPPED", "rb-warn"
-    elif "PASSED" in line:
+    elif core.startswith("PASSED"):
         word, cls = "PASSED", "rb-ok"
     else:
-        word, cls = line.split(":")[0], "rb-warn"
+        word, cls = core.split(":")[0], "rb-warn"
     if dry:
         word, cls = f"DRY RUN: {word}", "rb-dry" if cls == "rb-ok" else cls
     return word, cls, f"{line}. {reason}".strip() if reason else line

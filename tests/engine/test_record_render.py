@@ -197,6 +197,8 @@ def test_halt_stop_and_interrupted_banners():
     )
     assert stopped[:2] == ("STOPPED", "rb-warn")
     assert report.verdict_of(report.parse(_run(end=False)))[0] == "INTERRUPTED"
+    killed = _run(verdict="DRY RUN, nothing changed: INTERRUPTED during u02; not run: -")
+    assert report.verdict_of(report.parse(killed))[:2] == ("DRY RUN: INTERRUPTED", "rb-bad")
 
 
 def test_artifacts_are_readable_blocks():
