@@ -30,9 +30,9 @@ def attr(text: object) -> str:
 
 
 # Long outputs: this many lines from the start and from the end, and a count of the rest.
-HEAD, TAIL = 6, 6
+HEAD, TAIL = 5, 5
 # A command longer than this is cut in the middle (a here-document, a long pipeline).
-COMMAND_CHARS = 600
+COMMAND_CHARS = 400
 
 STYLE = """
 .rb { font-family: sans-serif; max-width: 80em; color: #111; }
@@ -351,17 +351,20 @@ def _fallback_latest(view: RunView) -> dt.datetime | None:
 def timeline(view: RunView) -> str:
     """A Gantt of planned against actual for every step, as inline SVG (no script)."""
     steps = view.steps
-    window_start = view.time(view.start.get("window_start"))
-    window_end = view.time(view.start.get("window_end"))
-    latest = _fallback_latest(view)
+    planned = any(s.planned for s in steps)
+    # Checks have no plan: their picture is their own few seconds, without the window.
+    window_start = view.time(view.start.get("window_start")) if planned else None
+    window_end = view.time(view.start.get("window_end")) if planned else None
+    latest = _fallback_latest(view) if planned else None
     plan_ends = _planned_ends(steps, window_end)
     times = [t for s in steps for t in (s.planned, s.started, s.ended) if t]
     times += [t for t in (window_start, window_end, latest, *plan_ends.values()) if t]
     if not times:
         return ""
     t0, t1 = min(times), max(times)
-    span = max((t1 - t0).total_seconds(), 60.0)
-    left, width, row = 60, 820, 16
+    span = max((t1 - t0).total_seconds(), 10.0)
+    left = max(60, 6 * max(len(s.id) for s in steps) + 8)
+    width, row = 880 - left, 16
     height = 30 + row * len(steps) + 24
 
     def x(t: dt.datetime) -> float:
@@ -369,21 +372,21 @@ def timeline(view: RunView) -> str:
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" id="timeline" role="img" '
-        f'viewBox="0 0 {left + width + 100} {height}" width="{left + width + 100}" '
+        f'viewBox="0 0 980 {height}" width="980" '
         f'height="{height}" font-family="sans-serif" font-size="10">',
         f"<title>Timeline of {escape(view.procedure)}: planned (grey) against actual "
         "(green, red when failed) for each step</title>",
     ]
-    # Hour ticks.
+    every = _tick(span)
     tick = t0.replace(minute=0, second=0, microsecond=0)
-    step_ticks = dt.timedelta(hours=1) if span > 3 * 3600 else dt.timedelta(minutes=15)
     while tick <= t1:
         if tick >= t0:
             parts.append(
                 f'<line x1="{x(tick)}" y1="14" x2="{x(tick)}" y2="{height - 20}" stroke="#ddd"/>'
-                f'<text x="{x(tick)}" y="{height - 8}" text-anchor="middle">{hm(tick)}</text>'
+                f'<text x="{x(tick)}" y="{height - 8}" text-anchor="middle">'
+                f"{hm(tick, every < dt.timedelta(minutes=1))}</text>"
             )
-        tick += step_ticks
+        tick += every
     for i, s in enumerate(steps):
         y = 20 + i * row
         parts.append(f'<text x="4" y="{y + 10}" class="step">{escape(s.id)}</text>')
@@ -433,6 +436,14 @@ def timeline(view: RunView) -> str:
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _tick(span: float) -> dt.timedelta:
+    """Grid lines: about four to twelve across the picture."""
+    for every in (10, 30, 60, 300, 900, 3600, 4 * 3600):
+        if span / every <= 12:
+            return dt.timedelta(seconds=every)
+    return dt.timedelta(days=1)
 
 
 def _planned_ends(steps: list[StepView], window_end: dt.datetime | None) -> dict:
@@ -499,11 +510,13 @@ def _rehearsal_cell(info: dict | None) -> str:
 
 
 def step_details(view: RunView, s: StepView, compared: dict[str, dict] | None = None) -> str:
+    title = s.title if "::" not in s.title else s.doc
+    when = [s.owner, s.kind, f"planned {hm(s.planned)}" if s.planned else ""]
+    when.append(f"started {hm(s.started, True) or '-'}, {s.outcome} {seconds(s.duration)}")
+    reason = f": {s.reason}" if s.reason else ""
     parts = [
-        f'<h3 id="step-{attr(s.id)}">{escape(s.id)} {escape(s.title)}</h3>',
-        f'<p class="muted">{escape(s.owner)}, {escape(s.kind)}; planned {hm(s.planned)}, '
-        f"started {hm(s.started, True) or '-'}, {escape(s.outcome)} "
-        f"{escape(seconds(s.duration))}{': ' + escape(s.reason) if s.reason else ''}</p>",
+        f'<h3 id="step-{attr(s.id)}">{escape(s.id)} {escape(title)}</h3>',
+        f'<p class="muted">{escape(", ".join(w for w in when if w) + reason)}</p>',
     ]
     subs = [e for e in s.entries if e["event"] == "substep_end"]
     if subs:
