@@ -32,7 +32,6 @@ from runbooklib.engine.window import late
 from runbooklib.transcript import transcript
 
 _provisional = pytest.StashKey[dict]()
-KNOWN_ISSUES = "runbook/known-issues.yml"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,6 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="TEXT",
         help="a post-upgrade TODO for the record (repeatable)",
+    )
+    parser.addini(
+        "runbook_known_issues",
+        "the known-issues file whose justifications and expiries the record shows",
+        default="runbook/known-issues.yml",
     )
 
 
@@ -126,7 +130,7 @@ def open_record(session: pytest.Session, run: Run) -> None:
 def _known_issues(config: pytest.Config) -> list[dict]:
     from runbooklib.actions import known_issues
 
-    path = config.rootpath / KNOWN_ISSUES
+    path = config.rootpath / config.getini("runbook_known_issues")
     if not path.exists():
         return []
     try:
@@ -157,8 +161,8 @@ class Table:
         cells[2:2] = [f"<th>{name}</th>" for name in ("Step", "Planned", "Actual", "Owner", "Kind")]
 
     def pytest_html_results_table_row(self, report, cells: list) -> None:
-        if report.when != "call" and not report.failed:
-            cells.clear()  # one row per step: setup and teardown only when they failed
+        if report.when != "call" and not (report.failed or report.skipped):
+            cells.clear()  # one row per step: setup and teardown only when they say something
             return
         run = self.config.stash.get(RUN, None)
         state = run.states.get(report.nodeid) if run else None

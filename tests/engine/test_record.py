@@ -124,3 +124,17 @@ def test_the_rebuild_makes_the_same_record_from_the_journal(project):
 
     assert _static(rebuilt.read_text()) == _static(html.read_text())
     assert "<li>rotate the logs <span class='muted'>(by thomas)</span></li>" in html.read_text()
+
+
+def test_a_step_skipped_after_a_halt_keeps_its_row_in_pytest_htmls_table(project):
+    later = '\n@step("u03", at="10:00", owner="Thomas", kind="action", hosts="app")\n'
+    project.procedure(
+        "upgrade", STEPS + later + "def test_u03_build(inventory):\n    '''Build.'''\n"
+    )
+
+    project.run()
+
+    (html,) = project.reports(".html")
+    data = markup.unescape(html.read_text())
+    assert '"testId": "runbook/test_upgrade.py::test_u03_build::setup"' in data
+    assert '"result": "Skipped"' in data
