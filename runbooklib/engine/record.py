@@ -1,69 +1,178 @@
 """The record: a self-contained HTML report and JUnit XML per run, archived under reports/.
 
 `<reports>/<UTC yyyymmddThhmmssZ>-<procedure>-<inventory>.html`, never overwritten, JUnit XML and
-the journal beside it. Header: inventory, operator, git revision, window, verdict. Per step:
-planned, actual, owner, kind, and the step's command transcript as its extra. The report is
-pytest-html's, started here once the run is known (its name needs the procedure, which only
-collection tells); `--html`/`--junitxml` given by hand win.
+the journal beside it, and `<reports>/index.html` listing every run. The report is pytest-html's,
+made through its public options and hooks only: at configure time a session that may run steps
+gets `htmlpath`, `xmlpath` and `self_contained_html` (under a provisional name, since the name
+needs the procedure, which only collection tells), renamed when the session ends; a session
+that turned out to be no run (refused, --plan) leaves no file. `--html`/`--junitxml` given by
+hand win (and are not renamed).
+
+What a reader needs is static HTML at the top (pytest-html's summary hook), made from the
+journal by `report.record_html`, the same function the rebuild uses: it reads with JavaScript
+off. pytest-html's own table keeps one row per step with no logs: the commands are in the
+journal and in the static part once, not again as captured logs and extras.
 """
 
 from __future__ import annotations
 
-import json
+import shutil
+import tempfile
 from html import escape
 from pathlib import Path
 
 import pytest
-import pytest_html
-from _pytest.junitxml import LogXML, xml_key
-from pytest_html import extras
-from pytest_html.report_data import ReportData
-from pytest_html.selfcontained_report import SelfContainedReport
-from pytest_html.util import _process_css, _read_template
 from pytest_metadata.plugin import metadata_key
 
-from runbooklib.engine.run import Run, StepState, register, verdict
+from runbooklib.engine import report as static
+from runbooklib.engine.journal import read
+from runbooklib.engine.report_index import write_index
+from runbooklib.engine.run import RUN, Run, StepState, register, verdict
 from runbooklib.engine.window import late
 from runbooklib.transcript import transcript
 
+_provisional = pytest.StashKey[dict]()
 
-def _html_report(config: pytest.Config, path: Path) -> SelfContainedReport:
-    # What pytest-html's own pytest_configure does for --html --self-contained-html.
-    resources = Path(pytest_html.__file__).parent / "resources"
-    return SelfContainedReport(
-        path,
-        config,
-        ReportData(config),
-        _read_template([resources]),
-        _process_css(resources / "style.css", []),
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("runbook")
+    group.addoption(
+        "--todo",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="a post-upgrade TODO for the record (repeatable)",
     )
+    parser.addini(
+        "runbook_known_issues",
+        "the known-issues file whose justifications and expiries the record shows",
+        default="runbook/known-issues.yml",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Before pytest-html's and junitxml's own configure: they read these options there."""
+    if config.option.collectonly or hasattr(config, "workerinput"):
+        return
+    if config.getoption("plan", False) or not _may_run_steps(config):
+        return
+    register(config, "record-table", Table(config))
+    paths: dict[str, Path] = {}
+    config.stash[_provisional] = paths
+    if config.option.htmlpath and config.option.xmlpath:
+        return  # both given by hand: they stay where they were asked for
+    # Outside the reports folder: a refused run must leave nothing there, not even the folder.
+    folder = Path(tempfile.mkdtemp(prefix="runbook-record-"))
+    if not config.option.htmlpath:
+        paths[".html"] = folder / "record.html"
+        config.option.htmlpath = str(paths[".html"])
+        config.option.self_contained_html = True
+    if not config.option.xmlpath:
+        paths[".xml"] = folder / "record.xml"
+        config.option.xmlpath = str(paths[".xml"])
+
+
+def _may_run_steps(config: pytest.Config) -> bool:
+    from runbooklib.engine.start import _touches_runbook
+
+    return any(_touches_runbook(config, arg) for arg in config.args)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
+    """After every writer wrote: give the files the run's name, or remove them (no run)."""
+    result = yield
+    config = session.config
+    run = config.stash.get(RUN, None)
+    provisional = config.stash.get(_provisional, {})
+    for suffix, path in provisional.items():
+        if path.exists() and run is not None and run.base is not None:
+            shutil.move(path, run.base.with_name(run.base.name + suffix))
+    for path in provisional.values():
+        shutil.rmtree(path.parent, ignore_errors=True)
+    if run is not None and run.base is not None:
+        write_index(run.base.parent)
+    return result
 
 
 def open_record(session: pytest.Session, run: Run) -> None:
     config = session.config
     record = Record(run)
     register(config, "record", record)
-    metadata = config.stash[metadata_key]
-    metadata.update(record.header())
-    if not config.getoption("htmlpath"):
-        html = _html_report(config, run.base.with_name(run.base.name + ".html"))
-        register(config, "html-report", html)
-        # Registered after the session started: replay what pytest-html does at its start.
-        html.pytest_sessionstart(session)
-        html.pytest_collection_finish(session)
-    if not config.option.xmlpath:
-        xml = LogXML(
-            str(run.base.with_name(run.base.name + ".xml")),
-            config.option.junitprefix,
-            config.getini("junit_suite_name"),
-            config.getini("junit_logging"),
-            config.getini("junit_duration_report"),
-            config.getini("junit_family"),
-            config.getini("junit_log_passing_tests"),
+    config.stash[metadata_key].update(record.header())
+    table = config.pluginmanager.get_plugin("runbook-record-table")
+    if table is not None and table.data is not None:
+        table.data.title = f"{run.procedure} on {run.inventory.name} - {run.stamp}"
+    # What the static record needs that the journal would not otherwise hold.
+    if run.window:
+        latest = run.window.end - run.window.fallback
+        transcript.emit(
+            "record_window",
+            fallback=run.window.fallback_name,
+            fallback_minutes=run.window.fallback.total_seconds() / 60,
+            fallback_latest=latest.isoformat(timespec="seconds"),
         )
-        config.stash[xml_key] = xml
-        config.pluginmanager.register(xml)
-        xml.pytest_sessionstart()
+    docs = {}
+    for item in session.items:
+        state = run.states.get(item.nodeid)
+        doc = getattr(getattr(item, "obj", None), "__doc__", None)
+        if state is not None and doc:
+            docs[state.id] = " ".join(doc.strip().split("\n\n")[0].split())
+    transcript.emit("record_docs", docs=docs)
+    issues = _known_issues(config)
+    if issues:
+        transcript.emit("record_known_issues", issues=issues)
+    for text in config.getoption("todo") or []:
+        transcript.emit("todo", text=text, by=run.operator)
+
+
+def _known_issues(config: pytest.Config) -> list[dict]:
+    from runbooklib.actions import known_issues
+
+    path = config.rootpath / config.getini("runbook_known_issues")
+    if not path.exists():
+        return []
+    try:
+        entries = known_issues.load(path)
+    except Exception:  # noqa: BLE001 - the start refuses a bad file; the record only annotates
+        return []
+    return [
+        {"id": i.id, "justification": i.justification, "expires": str(i.expires), "hosts": i.hosts}
+        for i in entries
+    ]
+
+
+class Table:
+    """pytest-html's own table, registered before its session starts (it asks for the title
+    and the columns then): one row per step, the step's columns, no captured logs."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.data = None  # pytest-html's report data, for the title once the run is known
+
+    def pytest_html_report_title(self, report) -> None:
+        self.data = report
+        report.title = "runbook record"
+        # Rows in the order the steps ran (the plan's), not grouped by result.
+        report.set_data("initialSort", "original")
+
+    def pytest_html_results_table_header(self, cells: list) -> None:
+        cells[2:2] = [f"<th>{name}</th>" for name in ("Step", "Planned", "Actual", "Owner", "Kind")]
+
+    def pytest_html_results_table_row(self, report, cells: list) -> None:
+        if report.when != "call" and not (report.failed or report.skipped):
+            cells.clear()  # one row per step: setup and teardown only when they say something
+            return
+        run = self.config.stash.get(RUN, None)
+        state = run.states.get(report.nodeid) if run else None
+        cells[2:2] = [f"<td>{escape(v)}</td>" for v in columns(state)]
+
+    def pytest_html_results_table_html(self, report, data: list) -> None:
+        # The commands are in the static record once; captured logs would repeat them.
+        data.clear()
+        if report.failed and report.longreprtext:
+            data.append(escape(report.longreprtext[-4000:]))
 
 
 class Record:
@@ -86,49 +195,34 @@ class Record:
             head["Resumed from"] = str(run.resumed_from)
         return head
 
-    def pytest_html_report_title(self, report) -> None:
-        report.title = f"{self.run.procedure} on {self.run.inventory.name} - {self.run.stamp}"
+    def journal(self) -> Path:
+        return self.run.base.with_name(self.run.base.name + ".jsonl")
+
+    def events(self) -> list[dict]:
+        events = read(self.journal())
+        if not any(e.get("event") == "run_end" for e in events):
+            # The journal writes its end after this summary; the verdict is known already.
+            events.append({"t": events[-1]["t"], "event": "run_end", "verdict": self.run.verdict})
+        return events
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session) -> None:
-        prefix.append(f"<h2>Verdict: {escape(self.run.verdict)}</h2>")
-        for approval in self.run.approvals:
-            prefix.append(
-                f"<p>Approved {escape(approval['step'])} by {escape(approval['operator'])} "
-                f"({escape(approval['how'])}) at {escape(approval['at'])}</p>"
-            )
-        if self.run.window:
-            for text in self.run.window.warnings:
-                prefix.append(f"<p>Window warning: {escape(text)}</p>")
-
-    def pytest_html_results_table_header(self, cells: list) -> None:
-        cells[2:2] = [f"<th>{name}</th>" for name in ("Step", "Planned", "Actual", "Owner", "Kind")]
-
-    def pytest_html_results_table_row(self, report, cells: list) -> None:
-        state = self.run.states.get(report.nodeid)
-        cells[2:2] = [f"<td>{escape(v)}</td>" for v in columns(state)]
-
-    def pytest_html_results_table_html(self, report, data: list) -> None:
-        state = self.run.states.get(report.nodeid)
-        if state is not None and state.entries:
-            data.insert(0, escape(f"{' transcript ':-^80}\n{transcript_text(state)}\n"))
+        events = self.events()
+        journal = self.journal()
+        found = static.last_rehearsal(journal, events)
+        rehearsal = (found.name, read(found)) if found else None
+        prefix.append(static.record_html(events, str(journal.name), rehearsal))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call):
-        report = yield
-        transcript.redact_report(report)
+        rep = yield
+        transcript.redact_report(rep)
         state = self.run.states.get(item.nodeid)
         if state is not None and call.when == "teardown":
-            # The whole step is over: its transcript goes with the last report.
-            if state.entries:
-                report.extras = [
-                    *getattr(report, "extras", []),
-                    extras.text(transcript_text(state), name="transcript"),
-                ]
             for key, value in zip(
                 ("step", "planned", "actual", "owner", "kind"), columns(state), strict=True
             ):
-                report.user_properties.append((key, value))
-        return report
+                rep.user_properties.append((key, value))
+        return rep
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -139,7 +233,8 @@ class Record:
         base = self.run.base
         terminalreporter.write_sep("-", f"verdict: {self.run.verdict}")
         terminalreporter.write_line(
-            f"record: {base}.html  (JUnit: {base.name}.xml, journal: {base.name}.jsonl)"
+            f"record: {base}.html  (JUnit: {base.name}.xml, journal: {base.name}.jsonl, "
+            f"all runs: {base.parent / 'index.html'})"
         )
 
 
@@ -151,30 +246,8 @@ def columns(state: StepState | None) -> list[str]:
     if state.earlier:
         actual = f"done earlier at {state.earlier}"
     elif state.started and state.outcome != "skipped":
-        actual = f"{state.started:%H:%M:%S} ({late(state)})"
+        when = late(state)
+        actual = f"{state.started:%H:%M:%S}" + (f" ({when})" if when else "")
     else:
         actual = "not run"
     return [state.id, planned, actual, meta.owner if meta else "", meta.kind if meta else "check"]
-
-
-def transcript_text(state: StepState) -> str:
-    """The step's commands, artifacts, notes and approvals, as plain text (already redacted)."""
-    lines = []
-    for entry in state.entries:
-        kind = entry["event"]
-        if kind == "command":
-            mark = " (dry run: not run)" if entry.get("dry_run") else f" -> rc {entry.get('rc')}"
-            lines.append(f"[{entry['host']}] $ {entry['command']}{mark}")
-            for stream in ("stdout", "stderr"):
-                if entry.get(stream):
-                    lines += [f"    {line}" for line in entry[stream].rstrip().splitlines()[-40:]]
-        elif kind == "artifact":
-            data = {k: v for k, v in entry.items() if k not in ("event", "kind", "where")}
-            lines.append(
-                f"artifact {entry['kind']}: {entry['where']} {json.dumps(data, default=str)}"
-            )
-        elif kind == "approval":
-            lines.append(f"approved by {entry['operator']} ({entry['how']}) at {entry['at']}")
-        else:
-            lines.append(f"note: {entry.get('text', '')}")
-    return transcript.redact("\n".join(lines))

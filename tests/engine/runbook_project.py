@@ -78,7 +78,9 @@ class Project:
         return runner("runbook", "-p", "no:cacheprovider", *args)
 
     def reports(self, suffix: str) -> list[Path]:
-        return sorted((self.path / "reports").glob(f"*{suffix}"))
+        # index.html lists the runs: it is no run's record.
+        paths = (self.path / "reports").glob(f"*{suffix}")
+        return sorted(p for p in paths if p.name != "index.html")
 
     def journal(self) -> list[dict]:
         """The events of the latest journal."""

@@ -88,8 +88,8 @@ def test_journal_keeps_everything_done_before_a_kill(project):
     assert out.returncode == 0, out.stderr
     page = Path(out.stdout.strip()).read_text()
     assert "INTERRUPTED: the run stopped without an end" in page
-    assert '<tr class="interrupted"><td>u02</td>' in page
-    assert '<tr class="passed"><td>u01</td>' in page
+    assert '<tr class="interrupted"><td><a href="#step-u02">u02</a>' in page
+    assert '<tr class="passed"><td><a href="#step-u01">u01</a>' in page
     assert "caje:/var/backups/sakai/clone.sql" in page
     # ...and never over an existing file.
     with pytest.raises(FileExistsError):

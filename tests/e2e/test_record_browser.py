@@ -1,0 +1,207 @@
+"""The record as a reader opens it: headless Chromium (Debian's package), JavaScript on and off.
+
+One dry run of the upgrade against the lab (it changes nothing, seconds long) makes a real
+record with all 18 steps. Chromium is driven over its DevTools pipe (`--remote-debugging-pipe`,
+JSON messages on fds 3 and 4; no library): scripts are switched off per page with
+`Emulation.setScriptExecutionDisabled` (Chromium's headless mode neither dumps nor screenshots
+with `--blink-settings=scriptEnabled=false`), each part must have a layout box (rendered, not
+just present), and console errors and uncaught exceptions are collected as they happen. The
+screenshots stay beside the record under reports/ (CI keeps that folder).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[2]
+REPORTS = REPO / "reports"
+UPGRADE = ["runbook/", "-k", "upgrade", "--operator", "e2e", "--approve", "all", "--dry-run"]
+WIDTH, HEIGHT = 1280, 2200
+
+
+class Chromium:
+    """A headless Chromium and its DevTools protocol over a pipe."""
+
+    def __init__(self):
+        binary = shutil.which("chromium")
+        if binary is None:
+            pytest.fail("chromium is missing: `make setup` installs lab/debian-packages.txt")
+        to_chromium, self._in = os.pipe()
+        self._out, from_chromium = os.pipe()
+        # Above the fds the child's set-up uses, so that moving them to 3 and 4 clobbers none.
+        keep = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_chromium, from_chromium)]
+
+        def to_3_and_4():
+            os.dup2(keep[0], 3)
+            os.dup2(keep[1], 4)
+
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=to_3_and_4,
+            pass_fds=(3, 4),
+        )
+        for fd in (to_chromium, from_chromium, *keep):
+            os.close(fd)
+        self._buffer, self._next, self.events = b"", 0, []
+
+    def send(self, method: str, session: str | None = None, **params):
+        self._next += 1
+        message = {"id": self._next, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self._in, json.dumps(message).encode() + b"\0")
+        while True:
+            reply = self._read()
+            if reply.get("id") != self._next:
+                self.events.append(reply)
+                continue
+            if "error" in reply:
+                raise LookupError(f"{method}: {reply['error'].get('message')}")
+            return reply["result"]
+
+    def _read(self, timeout: float = 60) -> dict:
+        while b"\0" not in self._buffer:
+            ready, _, _ = select.select([self._out], [], [], timeout)
+            if not ready:
+                raise TimeoutError(f"chromium said nothing for {timeout} s")
+            chunk = os.read(self._out, 1 << 20)
+            if not chunk:
+                raise EOFError("chromium closed its pipe")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\0")
+        return json.loads(line)
+
+    def open(self, url: str, scripts: bool) -> Page:
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Page", "Runtime", "Log", "DOM"):
+            self.send(f"{domain}.enable", session)
+        self.send("Emulation.setScriptExecutionDisabled", session, value=not scripts)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            session,
+            width=WIDTH,
+            height=HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        self.events.clear()
+        self.send("Page.navigate", session, url=url)
+        while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+            self.events.append(self._read())
+        return Page(self, session)
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close")
+            self.proc.wait(timeout=20)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            os.close(self._in)
+            os.close(self._out)
+
+
+class Page:
+    def __init__(self, browser: Chromium, session: str):
+        self.browser, self.session = browser, session
+        self.root = self.send("DOM.getDocument", depth=-1)["root"]["nodeId"]
+
+    def send(self, method: str, **params):
+        return self.browser.send(method, self.session, **params)
+
+    def rendered(self, selector: str) -> list[dict]:
+        """The layout box of every element the selector finds; LookupError if one has none."""
+        nodes = self.send("DOM.querySelectorAll", nodeId=self.root, selector=selector)["nodeIds"]
+        return [self.send("DOM.getBoxModel", nodeId=n)["model"] for n in nodes]
+
+    def text(self, selector: str) -> str:
+        node = self.send("DOM.querySelector", nodeId=self.root, selector=selector)["nodeId"]
+        return self.send("DOM.getOuterHTML", nodeId=node)["outerHTML"] if node else ""
+
+    def errors(self) -> list[str]:
+        found = []
+        for e in self.browser.events:
+            params = e.get("params", {})
+            if e.get("method") == "Runtime.exceptionThrown":
+                found.append(params["exceptionDetails"].get("text", "exception"))
+            elif e.get("method") == "Runtime.consoleAPICalled" and params.get("type") == "error":
+                found.append(" ".join(str(a.get("value")) for a in params.get("args", [])))
+            elif e.get("method") == "Log.entryAdded" and params["entry"]["level"] == "error":
+                found.append(params["entry"].get("text", ""))
+        return found
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.send("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = Chromium()
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def record(lab) -> Path:
+    before = set(REPORTS.glob("*-upgrade-lab.html"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *UPGRADE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    made = sorted(set(REPORTS.glob("*-upgrade-lab.html")) - before)
+    assert made, proc.stdout[-3000:] + proc.stderr[-1500:]
+    return made[-1]
+
+
+def test_console_errors_are_seen(browser):
+    page = browser.open("data:text/html,<script>console.error('boom'); nosuch()</script>", True)
+
+    assert any("boom" in e for e in page.errors()) and len(page.errors()) == 2
+
+
+@pytest.mark.parametrize("scripts", [True, False], ids=["js-on", "js-off"])
+def test_verdict_and_timeline_read_with_and_without_javascript(browser, record, scripts):
+    page = browser.open(record.as_uri(), scripts)
+    shot = page.screenshot(record.with_name(f"{record.stem}.js-{'on' if scripts else 'off'}.png"))
+
+    (banner,) = page.rendered("#verdict")
+    assert banner["width"] > 400 and banner["height"] > 20
+    assert "DRY RUN: " in page.text("#verdict")
+    (timeline,) = page.rendered("svg#timeline")
+    assert timeline["height"] > 200
+    assert len(page.rendered("svg#timeline rect.planned")) == 18
+    assert len(page.rendered("svg#timeline rect.actual")) == 18
+    assert len(page.rendered("svg#timeline line.window-end")) == 1
+    assert len(page.rendered("table#steps tr")) == 19  # a header and 18 steps
+    # pytest-html's own table is made by its script: proof that scripts ran, or did not.
+    assert bool(page.rendered("#results-table tbody.results-table-row")) is scripts
+    assert page.errors() == []
+    assert shot.stat().st_size > 10_000

@@ -1,0 +1,276 @@
+"""The static record and the runs' index, made from journal lines alone (pure functions)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from runbooklib.engine import rebuild, report
+from runbooklib.engine.report_index import write_index
+
+
+def _run(procedure="upgrade", verdict="PASSED: 2 of 2 steps done", argv=(), end=True, t0="08:00"):
+    day = "2007-08-18T"
+    start = {
+        "t": f"{day}{t0}:01+00:00",
+        "event": "run_start",
+        "procedure": procedure,
+        "inventory": "lab",
+        "inventory_path": "inventories/lab.yml",
+        "operator": "thomas",
+        "argv": list(argv),
+        "revision": "abc123",
+        "window_start": f"{day}08:00:00+00:00",
+        "window_end": f"{day}12:00:00+00:00",
+        "window": "08:00-12:00 (plan 08:00-12:00)",
+        "steps": [
+            {
+                "step": "u01",
+                "procedure": procedure,
+                "title": "Block the clients",
+                "owner": "Joncarlo",
+                "kind": "action",
+                "planned": f"{day}08:00:00+00:00",
+            },
+            {
+                "step": "u02",
+                "procedure": procedure,
+                "title": "Back up the DB",
+                "owner": "Prabhu",
+                "kind": "action",
+                "planned": f"{day}08:10:00+00:00",
+            },
+        ],
+    }
+    events = [
+        start,
+        {
+            "t": f"{day}08:00:02+00:00",
+            "event": "record_window",
+            "fallback_latest": f"{day}10:00:00+00:00",
+        },
+        {
+            "t": f"{day}08:00:02+00:00",
+            "event": "record_known_issues",
+            "issues": [
+                {
+                    "id": "hbm2ddl",
+                    "justification": "hibernate's first start",
+                    "expires": "2007-12-31",
+                }
+            ],
+        },
+        {"t": f"{day}08:00:03+00:00", "event": "step_start", "step": "u01"},
+        {
+            "t": f"{day}08:00:04+00:00",
+            "event": "command",
+            "step": "u01",
+            "host": "stubing",
+            "command": "iptables -w 5 -t filter -S",
+            "rc": 0,
+            "stdout": "-P INPUT ACCEPT\n",
+        },
+        {
+            "t": f"{day}08:00:05+00:00",
+            "event": "command",
+            "step": "u01",
+            "host": "stubing",
+            "command": "cat > /var/b/smartsite-maintenance-filter-2007T.rules.runbook-tmp",
+            "rc": 0,
+            "stdin": "*filter\n-A SMARTSITE-IN -j DROP\nCOMMIT\n",
+        },
+        {
+            "t": f"{day}08:00:06+00:00",
+            "event": "substep_start",
+            "step": "u01",
+            "name": "Scan the log",
+        },
+        {
+            "t": f"{day}08:00:06+00:00",
+            "event": "command",
+            "step": "u01",
+            "host": "walton",
+            "command": "tail -c +8030 /logs/catalina.out",
+            "rc": 0,
+            "stdout": "".join(f"line {n}\n" for n in range(100)),
+        },
+        {
+            "t": f"{day}08:00:07+00:00",
+            "event": "substep_end",
+            "step": "u01",
+            "name": "Scan the log",
+            "outcome": "passed",
+            "duration": 1.0,
+        },
+        {
+            "t": f"{day}08:00:07+00:00",
+            "event": "artifact",
+            "step": "u01",
+            "kind": "catalina-scan",
+            "where": "walton:/logs/catalina.out",
+            "offset": 8030,
+            "allowed": ["hbm2ddl: ERROR: Unsuccessful: alter table"],
+            "errors": [],
+        },
+        {
+            "t": f"{day}08:00:08+00:00",
+            "event": "artifact",
+            "step": "u01",
+            "kind": "config-diff",
+            "where": "stubing:sakai.properties",
+            "diff": "--- a (before)\n+++ a (after)\n@@ -1 +1 @@\n-auto.ddl=false\n+auto.ddl=true\n",
+        },
+        {"t": f"{day}08:00:09+00:00", "event": "todo", "step": "u01", "text": "turn auto.ddl off"},
+        {
+            "t": f"{day}08:00:10+00:00",
+            "event": "step_end",
+            "step": "u01",
+            "outcome": "passed",
+            "duration": 7.0,
+        },
+        {"t": f"{day}08:10:00+00:00", "event": "step_start", "step": "u02"},
+        {
+            "t": f"{day}08:10:01+00:00",
+            "event": "approval",
+            "step": "u02",
+            "operator": "kirk",
+            "how": "terminal",
+            "at": f"{day}08:10:01+00:00",
+        },
+        {
+            "t": f"{day}08:10:02+00:00",
+            "event": "artifact",
+            "step": "u02",
+            "kind": "db-backup",
+            "where": "caje:/var/backups/sakai/s.sql.gz",
+            "sha256": "ab12",
+            "tables": 11,
+        },
+        {
+            "t": f"{day}08:10:30+00:00",
+            "event": "step_end",
+            "step": "u02",
+            "outcome": "passed",
+            "duration": 30.0,
+            "hash": "feedbeef",
+        },
+    ]
+    if end:
+        events.append({"t": f"{day}08:10:31+00:00", "event": "run_end", "verdict": verdict})
+    return events
+
+
+def test_banner_facts_and_steps_in_plan_order():
+    page = report.record_html(_run())
+
+    assert '<div class="rb-banner rb-ok" id="verdict"><b>PASSED</b>' in page
+    assert (
+        "<th>Operator</th><td>thomas</td>" in page
+        and "<th>Git revision</th><td>abc123</td>" in page
+    )
+    assert "<th>Latest fallback start</th><td>10:00</td>" in page
+    assert "<code>line 17: feedbeef</code>" in page  # the journal chain's head
+    steps = page[page.index('<table id="steps">') :]
+    assert steps.index("Block the clients") < steps.index("Back up the DB")
+    assert "Approved u02 by kirk (terminal) at 2007-08-18T08:10:01+00:00" in page
+
+
+def test_timeline_has_a_bar_per_step_the_window_end_and_the_marks():
+    svg = report.timeline(report.parse(_run()))
+
+    assert svg.count('class="planned"') == 2 and svg.count('class="actual"') == 2
+    assert 'class="window-end"' in svg and "window end 12:00" in svg
+    assert "latest fallback start 10:00" in svg
+    assert svg.count('class="approval"') == 1
+    assert "<script" not in svg
+
+
+def test_halt_stop_and_interrupted_banners():
+    halted = _run(verdict="upgrade HALTED after u02")
+    halted[-2].update(outcome="failed", reason="AssertionError: no dump")
+    word, cls, line = report.verdict_of(report.parse(halted))
+    assert (word, cls) == ("HALTED after u02", "rb-bad") and "u02: AssertionError: no dump" in line
+    assert "&#x2716; halted" in report.timeline(report.parse(halted))
+
+    stopped = report.verdict_of(
+        report.parse(_run(verdict="STOPPED as asked (--until): upgrade after u01"))
+    )
+    assert stopped[:2] == ("STOPPED", "rb-warn")
+    assert report.verdict_of(report.parse(_run(end=False)))[0] == "INTERRUPTED"
+    killed = _run(verdict="DRY RUN, nothing changed: INTERRUPTED during u02; not run: -")
+    assert report.verdict_of(report.parse(killed))[:2] == ("DRY RUN: INTERRUPTED", "rb-bad")
+
+
+def test_artifacts_are_readable_blocks():
+    page = report.record_html(_run())
+
+    assert '<span class="diff-del">-auto.ddl=false</span>' in page
+    assert '<span class="diff-add">+auto.ddl=true</span>' in page
+    assert "\\n" not in page  # no JSON with literal newlines
+    assert "<td>hbm2ddl</td>" in page and "<td>hibernate's first start</td>" in page
+    assert "<td>2007-12-31</td>" in page
+    assert "<td>-P INPUT ACCEPT</td>" not in page and "-A SMARTSITE-IN -j DROP" in page
+    assert "<th>sha256</th><td>ab12</td>" in page
+    assert "<li>Scan the log: passed 1.0 s</li>" in page
+    assert "[Scan the log]" in page
+    assert "<li>turn auto.ddl off" in page
+    assert (
+        "<li>fix the cause of known issue hbm2ddl before 2007-12-31 "
+        "(allowed in catalina.out on walton)" in page
+    )
+
+
+def test_long_outputs_are_bounded_and_commands_collapsed_per_host():
+    page = report.record_html(_run())
+
+    assert "line 0\n" in page and "line 99" in page and "line 50\n" not in page
+    assert "90 lines left out (100 in all)" in page
+    assert re.search(r"<details><summary>commands on walton \(1\)</summary>", page)
+
+
+def test_checks_say_go_or_no_go_with_the_phase():
+    ok = _run(procedure="checks", argv=["checks/", "--phase", "during"])
+    assert report.verdict_of(report.parse(ok))[:2] == ("GO (during)", "rb-ok")
+
+    narrowed = _run(procedure="checks", argv=["checks/", "-k", "ports"])
+    word, cls, line = report.verdict_of(report.parse(narrowed))
+    assert (word, cls) == ("NO-GO (after)", "rb-bad") and "not proven" in line
+
+    failed = _run(procedure="checks")
+    failed[-2].update(outcome="failed", reason="port 9000 open to the public")
+    assert "u02: port 9000 open to the public" in report.verdict_of(report.parse(failed))[2]
+
+
+def test_compare_with_the_rehearsal_durations_and_shapes():
+    production = _run()
+    rehearsal = _run()
+    for e in production:
+        if e.get("event") == "command" and e["host"] == "walton":
+            e["host"] = "walton-prod"
+    assert report.compare(production, rehearsal)["u01"]["differs"] == []
+
+    rehearsal[4]["command"] = "iptables -w 5 -t filter -L"
+    differs = report.compare(production, rehearsal)["u01"]["differs"]
+    assert "only here: iptables -w N -t filter -S" in differs
+    page = report.record_html(production, rehearsal=("r.jsonl", rehearsal))
+    assert "commands differ in shape (2)" in page and "<td>7.0 s" in page
+
+
+def test_rebuild_and_index_from_journals(tmp_path):
+    older, newer = _run(), _run(t0="09:00", verdict="upgrade HALTED after u02")
+    for name, events in (
+        ("20070818T080001Z-upgrade-lab", older),
+        ("20070818T090001Z-upgrade-lab", newer),
+    ):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+
+    out = rebuild.rebuild(tmp_path / "20070818T090001Z-upgrade-lab.jsonl")
+
+    page = out.read_text()
+    assert "<b>HALTED after u02</b>" in page
+    assert "Rehearsal compared: 20070818T080001Z-upgrade-lab.jsonl" in page
+    index = (tmp_path / "index.html").read_text()
+    assert index.index("20070818T090001Z-upgrade-lab") < index.index("20070818T080001Z-upgrade-lab")
+    assert '<a href="20070818T090001Z-upgrade-lab.rebuilt.html">' in index
+    assert "<td>thomas</td>" in index and "<b>PASSED</b>" in index
+    assert write_index(tmp_path).name == "index.html"
