@@ -93,7 +93,9 @@ class Journal:
             except (OSError, ValueError):  # closed under us: close() syncs the end itself
                 return
 
-    @pytest.hookimpl(trylast=True)
+    # Before pytest-html writes: the record then shows the chain's head with the run's end in it,
+    # the same head a rebuild from the journal shows.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         transcript.emit(
             "run_end", verdict=verdict(self.run, exitstatus), exitstatus=int(exitstatus)
