@@ -234,10 +234,11 @@ def test_u15_release_for_initial_testing(inventory, hosts):
         http.assert_healthy(node, inventory.vars["release_version"])
 
 
-@step("u16", at="11:45", owner="Thomas", kind="action", hosts="app")
+@step("u16", at="11:45", owner="Thomas", kind="action", hosts="app:mailhost")
 def test_u16_mail_ready_to_switch(inventory, hosts):
     """Send mail to Joncarlo if we are ready to switch iptables"""
-    access.mail_ready_to_switch(inventory, hosts)
+    *nodes, _mailhost = hosts  # each app node's version, mailed through the mail host
+    access.mail_ready_to_switch(inventory, nodes)
 
 
 @step("u17", at="12:00", owner="Joncarlo", kind="action", hosts="app")
