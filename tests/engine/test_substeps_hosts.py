@@ -3,21 +3,15 @@ engine; steps are selected by kind and owner marks; a mistyped mark is an error.
 
 from __future__ import annotations
 
+import runbook_project
 from runbook_project import events
 
-INVENTORY = """\
-all:
-  vars:
-    window: {start: "08:00", end: "12:00"}
-  children:
-    app:
-      hosts:
-        stubing: {ansible_host: 192.0.2.250, head: true}
-        walton: {ansible_host: 192.0.2.251}
-    db:
-      hosts:
-        caje: {ansible_host: 127.0.0.1, ansible_connection: local}
-"""
+# The project's inventory with a second app node.
+HEAD = "        stubing: {ansible_host: 192.0.2.250, head: true}\n"
+INVENTORY = runbook_project.INVENTORY.replace(
+    HEAD, HEAD + "        walton: {ansible_host: 192.0.2.251}\n"
+)
+assert "walton" in INVENTORY
 
 SUBSTEPS = """
 from runbooklib.engine import substep
