@@ -60,7 +60,7 @@ def test_u03_allow_jmx_9000_on_head(inventory, hosts):
 def test_u04_clone_database(hosts):
     """Backing up (CLONE) production database so that it can be fully restored."""
     *nodes, db = hosts  # the pattern's order: the app nodes, then the db host
-    with substep("Stop the app servers: no writer may change the database after its backup"):
+    with substep("Stop the app servers: no writer may change the database after its backup", nodes):
         rolling(nodes, tomcat.stop)
         for node in nodes:
             tomcat.assert_stopped(node)
