@@ -1,9 +1,39 @@
-"""Shared by runbook/ and checks/.
+"""Shared by runbook/ and checks/: the fixtures both use, defined once, and the report's redaction.
 
-The `inventory` fixture (session scope) and every runbook option come from the step engine, the
+The `inventory` and `hosts` fixtures and every runbook option come from the step engine, the
 pytest plugin `runbooklib.engine` loaded by its entry point, so that they work the same in any
-folder and in the engine's own pytester tests: `--inventory` (default: pytest.ini's
-`runbook_inventory`, the lab), `--plan`, `--dry-run`, `--resume`... (`pytest --help`, group
-"runbook"). Host selection (head node first, then the rest of `app`) lives in
-`runbooklib.actions.common`.
+folder and in the engine's own pytester tests (`pytest --help`, group "runbook"). A step's hosts
+are its `hosts=` pattern, resolved by the engine (a go/no-go check: `@pytest.mark.hosts`).
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runbooklib.actions import known_issues
+from runbooklib.transcript import transcript
+
+REPO = Path(__file__).resolve().parent
+KNOWN_ISSUES = REPO / "runbook" / "known-issues.yml"
+
+
+@pytest.fixture(scope="session")
+def known() -> list[known_issues.KnownIssue]:
+    """The known issues: log lines a Tomcat start may write without failing (validated)."""
+    return known_issues.load(KNOWN_ISSUES)
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+# trylast: the innermost wrapper, so the report is redacted before any other hook sees it
+# (terminal, JUnit XML, HTML report, the journal, the verdict line, the IRC announcement).
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    transcript.redact_report(report)
+    return report

@@ -7,6 +7,7 @@ Every check is read-only and marked with the phases it belongs to:
     pytest checks/ --phase during       # while the window is open (maintenance mode)
     pytest checks/ --expect fallback    # after a fallback: 2.4.0, no upgrade scripts
 
+`--phase` and `--expect` are options of the engine (group "runbook", `pytest --help`).
 The run ends with one line: `GO` only when every check of the phase ran and passed, in a
 recorded run; else `NO-GO`, naming each failed check and why, then what was `not proven`
 (deselected by -k, --deselect or node ids, skipped, not run), and the exit status is non-zero.
@@ -20,35 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from runbooklib.actions import known_issues, secrets
+from runbooklib.actions import secrets
 from runbooklib.actions.common import ActionError
+from runbooklib.engine.follow import why
+from runbooklib.engine.plugin import PHASES
 from runbooklib.engine.run import RUN
 from runbooklib.engine.target import load_inventory
 from runbooklib.transcript import transcript
 
-PHASES = ("preflight", "during", "after")
-KNOWN_ISSUES = "runbook/known-issues.yml"
 # Node ids of every check of the selected phase, selected or not.
 _phase_checks_key = pytest.StashKey[list]()
 # To turn the exit status non-zero when every selected check passed but the phase is not proven.
 _session_key = pytest.StashKey[pytest.Session]()
-
-
-def pytest_addoption(parser):
-    group = parser.getgroup("go/no-go checks")
-    group.addoption(
-        "--phase",
-        choices=PHASES,
-        default="after",
-        help="which checks to run: before the window (preflight), while it is open (during), "
-        "or after the upgrade or fallback (after, the default)",
-    )
-    group.addoption(
-        "--expect",
-        choices=("upgrade", "fallback"),
-        default="upgrade",
-        help="which release the `after` checks expect: the upgrade's (default) or the fallback's",
-    )
 
 
 def pytest_configure(config):
@@ -71,8 +55,9 @@ def pytest_collection_modifyitems(config, items):
         # Before any host, as the runbook does: a configured DB password that is missing, empty
         # or too short to redact refuses the run in one line; a usable one is redacted from now.
         try:
-            secrets.register_db_password(load_inventory(config))
-            secrets.register_jmx_password(load_inventory(config))
+            inventory = load_inventory(config)
+            secrets.register_db_password(inventory)
+            secrets.register_jmx_password(inventory)
         except ActionError as exc:
             raise pytest.UsageError(str(exc)) from None
 
@@ -94,28 +79,6 @@ def expected(inventory, expect) -> tuple[str, str]:
     if expect == "upgrade":
         return v["release_tag"], v["release_version"]
     return v["fallback_tag"], v["fallback_version"]
-
-
-@pytest.fixture(scope="session")
-def known(pytestconfig):
-    return known_issues.load(pytestconfig.rootpath / KNOWN_ISSUES)
-
-
-# trylast: the innermost wrapper, so the report is redacted before any other hook sees it
-# (terminal, JUnit XML, HTML report, the journal, the verdict line).
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    transcript.redact_report(report)
-    return report
-
-
-def _why(report) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    text = crash.message if crash else str(report.longrepr)
-    lines = [line for line in text.splitlines() if line.strip()]
-    first = lines[0] if lines else "failed"
-    return first.removeprefix("AssertionError: ").removeprefix("assert ")[:300]
 
 
 def pytest_collection_finish(session):
@@ -177,7 +140,7 @@ def verdict(terminalreporter, config, exitstatus) -> tuple[str, dict]:
         for n in wanted
         if n not in failed and n not in passed
     ]
-    parts = [f"{_name(n)}: {transcript.redact(_why(r))}" for n, r in failed.items()]
+    parts = [f"{_name(n)}: {transcript.redact(_short(why(r)))}" for n, r in failed.items()]
     if unproven:
         parts.append(f"not proven: {', '.join(unproven)}")
     run = config.stash.get(RUN, None)
@@ -186,6 +149,11 @@ def verdict(terminalreporter, config, exitstatus) -> tuple[str, dict]:
     if parts:
         return f"NO-GO ({phase}): {'; '.join(parts)}", red
     return f"GO ({phase}): all {len(wanted)} checks passed", {"green": True, "bold": True}
+
+
+def _short(reason: str) -> str:
+    """The verdict line names the failure, not the assertion machinery."""
+    return reason.removeprefix("AssertionError: ").removeprefix("assert ")[:300]
 
 
 def _name(nodeid: str) -> str:

@@ -18,74 +18,73 @@ from runbooklib.actions import (
     surface,
     tomcat,
 )
-from runbooklib.actions.common import app_nodes, head_node, in_parallel
+from runbooklib.actions.common import in_parallel
 
-pytestmark = pytest.mark.after
+pytestmark = [pytest.mark.after, pytest.mark.hosts("app")]
 
 
-def test_release_on_every_node(inventory, expected):
+def test_release_on_every_node(hosts, expected):
     tag, version = expected
-    failures = in_parallel(app_nodes(inventory), lambda n: release.assert_deployed(n, tag, version))
+    failures = in_parallel(hosts, lambda n: release.assert_deployed(n, tag, version))
     assert not failures, "; ".join(failures)
 
 
-def test_schema_upgraded(inventory, expect, pytestconfig):
+@pytest.mark.hosts("db")
+def test_schema_upgraded(inventory, hosts, expect, repo):
     """The database carries every change of the upgrade scripts (none of them after a fallback)."""
-    db = inventory.group("db")[0]
-    missing = database.missing_changes(db, inventory.vars["sql_scripts"], pytestconfig.rootpath)
+    db = hosts[0]
+    missing = database.missing_changes(db, inventory.vars["sql_scripts"], repo)
     if expect == "upgrade":
         assert not missing, f"{db}: schema lacks {', '.join(missing)}"
     else:
         assert missing, f"{db}: the schema still carries the upgrade's changes after the fallback"
 
 
-def test_config_equals_staging(inventory):
+def test_config_equals_staging(hosts):
     """Each node's sakai.properties, local.properties and setenv.sh equal the staging area's."""
-    failures = in_parallel(app_nodes(inventory), config.assert_node_equals)
+    failures = in_parallel(hosts, config.assert_node_equals)
     assert not failures, "; ".join(failures)
 
 
-def test_catalina_out_clean_since_last_start(inventory, known):
-    failures = in_parallel(app_nodes(inventory), lambda n: tomcat.assert_clean_log(n, known))
+def test_catalina_out_clean_since_last_start(hosts, known):
+    failures = in_parallel(hosts, lambda n: tomcat.assert_clean_log(n, known))
     assert not failures, "; ".join(failures)
 
 
-def test_health_of_every_node(inventory, expected):
+def test_health_of_every_node(hosts, expected):
     """Version, login page and database status over HTTPS 8443, from the operator's machine."""
-    failures = in_parallel(app_nodes(inventory), lambda n: http.assert_healthy(n, expected[1]))
+    failures = in_parallel(hosts, lambda n: http.assert_healthy(n, expected[1]))
     assert not failures, "; ".join(failures)
 
 
-def test_firewall_in_public_mode(inventory):
-    failures = in_parallel(app_nodes(inventory), lambda n: firewall.assert_mode(n, "public"))
+def test_firewall_in_public_mode(hosts):
+    failures = in_parallel(hosts, lambda n: firewall.assert_mode(n, "public"))
     assert not failures, "; ".join(failures)
 
 
-def test_public_gets_the_release_on_8443(inventory, expected):
+def test_public_gets_the_release_on_8443(inventory, hosts, expected):
     """Every vantage host, the public included, gets the expected version from every node."""
     version = expected[1]
     for client in reach.clients(inventory):
-        for node in app_nodes(inventory):
+        for node in hosts:
             got = reach.https_from(client, node)
             assert got.status == 200 and got.version == version, (
                 f"{client} gets {got.status} {got.version!r} from {node}:8443, expected {version}"
             )
 
 
-def test_jmx_9000_closed_to_public(inventory):
+def test_jmx_9000_closed_to_public(inventory, hosts):
     """9000 stays closed to clients off allow_9000 (and open to JMX from the allow-list)."""
     # Unproven is not closed: without a client off the allow-list this check is a NO-GO.
     assert reach.clients(inventory, "allow_9000", on=False), (
         f"inventory {inventory.name}: add a vantage host off allow_9000 (the `outsiders` group) "
         "to prove 9000 closed from outside"
     )
-    reach.assert_jmx_allow_list(inventory, app_nodes(inventory), heads=[head_node(inventory)])
+    reach.assert_jmx_allow_list(inventory, hosts, heads=hosts[:1])  # app[0]: the head
 
 
-def test_surface_only_declared_ports(inventory):
+def test_surface_only_declared_ports(inventory, hosts):
     """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
     lets that host reach in public mode; no listener on an undeclared port."""
-    failures = in_parallel(
-        app_nodes(inventory), lambda n: surface.assert_surface(inventory, n, "public")
-    )
+    failures = in_parallel(hosts, lambda n: surface.assert_surface(inventory, n, "public"))
     assert not failures, "; ".join(failures)

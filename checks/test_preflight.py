@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from runbooklib.actions import config, database, firewall, known_issues, release
-from runbooklib.actions.common import app_nodes, head_node, in_parallel
+from runbooklib.actions import config, database, firewall, release
+from runbooklib.actions.common import in_parallel
 
 pytestmark = pytest.mark.preflight
 
 
 @pytest.mark.during
 @pytest.mark.after
-def test_hosts_reachable(inventory):
+@pytest.mark.hosts("app:db:vantage")
+def test_hosts_reachable(hosts):
     """Every host the procedures use answers over SSH (checked in parallel)."""
-    hosts = [
-        h for g in ("app", "db", "vantage") if g in inventory.groups for h in inventory.group(g)
-    ]
     failures = in_parallel(hosts, lambda h: h.probe("true", timeout=20))
     assert not failures, "unreachable: " + "; ".join(failures)
 
 
-def test_backup_disk_room(inventory):
+@pytest.mark.hosts("db")
+def test_backup_disk_room(hosts):
     """The backup folder on the db host has room for a dump of the whole database, twice over."""
-    db = inventory.group("db")[0]
+    db = hosts[0]
     need = database.size_bytes(db) * 2
     free = database.free_bytes(db)
     assert free >= need, (
@@ -32,54 +31,58 @@ def test_backup_disk_room(inventory):
     )
 
 
-def test_release_tag_exists(inventory):
+@pytest.mark.hosts("app[0]")
+def test_release_tag_exists(inventory, hosts):
     """The release tag (and the fallback's) exists in Subversion, seen from the head node."""
-    head = head_node(inventory)
+    head = hosts[0]
     for tag in (inventory.vars["release_tag"], inventory.vars["fallback_tag"]):
         assert release.tag_exists(head, tag), (
             f"{inventory.vars['svn_url']}/{tag} not found from {head}"
         )
 
 
-def test_sql_scripts_present(inventory, pytestconfig):
+def test_sql_scripts_present(inventory, repo):
     """The upgrade scripts are in the repository, in order, and each changes the schema."""
     for name in inventory.vars["sql_scripts"]:
-        path = pytestconfig.rootpath / name
+        path = repo / name
         assert path.is_file() and path.stat().st_size, f"{path} missing or empty"
         assert database.schema_changes(path.read_text()), f"{path}: no schema change recognised"
 
 
-def test_staging_config_valid(inventory):
+@pytest.mark.hosts("app[0]")
+def test_staging_config_valid(hosts):
     """The staging area holds sakai.properties (DB keys), local.properties and setenv.sh (JMX)."""
-    config.assert_staging_ready(head_node(inventory))
+    config.assert_staging_ready(hosts[0])
 
 
-def test_allow_lists_well_formed(inventory):
+@pytest.mark.hosts("app")
+def test_allow_lists_well_formed(inventory, hosts):
     """Both allow-lists are lists of named IPv4 addresses, and the firewall rules render."""
     for var in ("allow_8443", "allow_9000"):
         firewall.allow_list(inventory.vars.get(var), var)
-    for node in app_nodes(inventory):
+    for node in hosts:
         firewall.render("maintenance", node.vars)
 
 
-def test_known_issues_valid(pytestconfig):
+def test_known_issues_valid(known):
     """The known-issues allow-list is well formed and nothing in it has expired."""
-    assert known_issues.load(pytestconfig.rootpath / "runbook/known-issues.yml")
+    assert known, "runbook/known-issues.yml lists nothing: the seed's known issue is missing"
 
 
-def test_nodes_on_the_old_release(inventory):
+@pytest.mark.hosts("app")
+def test_nodes_on_the_old_release(inventory, hosts):
     """Every app node runs the fallback's release, so that the snapshot the fallback needs is it."""
     v = inventory.vars
     failures = in_parallel(
-        app_nodes(inventory),
-        lambda n: release.assert_deployed(n, v["fallback_tag"], v["fallback_version"]),
+        hosts, lambda n: release.assert_deployed(n, v["fallback_tag"], v["fallback_version"])
     )
     assert not failures, "; ".join(failures)
 
 
-def test_database_not_upgraded_yet(inventory):
+@pytest.mark.hosts("db")
+def test_database_not_upgraded_yet(inventory, hosts):
     """No upgrade script is recorded as applied: u04 will clone the old release's database."""
-    db = inventory.group("db")[0]
+    db = hosts[0]
     applied = database.applied_scripts(db)
     assert not applied, (
         f"{db}: {', '.join(applied)} already applied: restore the database of "

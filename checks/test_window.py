@@ -8,35 +8,33 @@ from __future__ import annotations
 import pytest
 
 from runbooklib.actions import firewall, reach, surface
-from runbooklib.actions.common import app_nodes, head_node, in_parallel
+from runbooklib.actions.common import in_parallel
 
-pytestmark = pytest.mark.during
+pytestmark = [pytest.mark.during, pytest.mark.hosts("app")]
 
 
-def test_maintenance_rules_on_every_node(inventory):
-    failures = in_parallel(app_nodes(inventory), lambda n: firewall.assert_mode(n, "maintenance"))
+def test_maintenance_rules_on_every_node(hosts):
+    failures = in_parallel(hosts, lambda n: firewall.assert_mode(n, "maintenance"))
     assert not failures, "; ".join(failures)
 
 
-def test_public_gets_maintenance_page(inventory):
+def test_public_gets_maintenance_page(inventory, hosts):
     """Clients off the 8443 allow-list get the outage page (503, Retry-After) from every node."""
-    reach.assert_outage_page(inventory, app_nodes(inventory))
+    reach.assert_outage_page(inventory, hosts)
 
 
-def test_admins_reach_the_app(inventory):
+def test_admins_reach_the_app(inventory, hosts):
     """Allow-listed workstations get the real application on 8443 of every node."""
-    reach.assert_admins_reach_app(inventory, app_nodes(inventory))
+    reach.assert_admins_reach_app(inventory, hosts)
 
 
-def test_jmx_9000_allow_list_only(inventory):
+def test_jmx_9000_allow_list_only(inventory, hosts):
     """JMX on 9000 works from allow_9000 on the head node and is closed to everyone else."""
-    reach.assert_jmx_allow_list(inventory, app_nodes(inventory), heads=[head_node(inventory)])
+    reach.assert_jmx_allow_list(inventory, hosts, heads=hosts[:1])  # app[0]: the head
 
 
-def test_surface_only_declared_ports(inventory):
+def test_surface_only_declared_ports(inventory, hosts):
     """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
     lets that host reach in maintenance mode; no listener on an undeclared port."""
-    failures = in_parallel(
-        app_nodes(inventory), lambda n: surface.assert_surface(inventory, n, "maintenance")
-    )
+    failures = in_parallel(hosts, lambda n: surface.assert_surface(inventory, n, "maintenance"))
     assert not failures, "; ".join(failures)

@@ -1,9 +1,9 @@
-"""Fixtures of the procedures: the known-issues list, the repository, the db host, secrets, and
-an IRC announcement when a step fails.
+"""The procedures' own hooks: their inputs checked before any host, a completed upgrade left as
+it is, and an IRC announcement when a step fails.
 
 The known-issues file and the inventory's inputs (allow-lists, SQL scripts, required variables)
 are validated when the procedure is collected, so bad input stops the run, in one line, before
-any host is touched.
+any host is touched. The shared fixtures (`known`, `repo`) are in the project's conftest.py.
 """
 
 from __future__ import annotations
@@ -14,19 +14,18 @@ import pytest
 
 from runbooklib.actions import completion, inputs, known_issues, notify, secrets
 from runbooklib.actions.common import ActionError
+from runbooklib.engine.follow import why
 from runbooklib.engine.steps import step_of
 from runbooklib.engine.target import load_inventory
 from runbooklib.transcript import transcript
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWN_ISSUES = REPO / "runbook" / "known-issues.yml"
-# The validated known issues, loaded once at collection.
-_known = pytest.StashKey[list]()
 
 
 def pytest_collection_modifyitems(session, config, items):
     try:
-        config.stash[_known] = known_issues.load(KNOWN_ISSUES)
+        known_issues.load(KNOWN_ISSUES)
         # --plan only prints the timeline: it may show an inventory that is not complete yet.
         if any(step_of(item) for item in items) and not config.getoption("plan"):
             inventory = load_inventory(config)
@@ -36,28 +35,6 @@ def pytest_collection_modifyitems(session, config, items):
             secrets.register_jmx_password(inventory)
     except (known_issues.KnownIssuesError, ActionError) as exc:
         raise pytest.UsageError(str(exc)) from None
-
-
-@pytest.fixture(scope="session")
-def known(pytestconfig) -> list[known_issues.KnownIssue]:
-    return pytestconfig.stash[_known]
-
-
-@pytest.fixture(scope="session")
-def repo() -> Path:
-    return REPO
-
-
-@pytest.fixture(scope="session")
-def db(inventory):
-    return inventory.group("db")[0]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _db_password_is_secret(inventory):
-    """Whatever reads a config file must never print the DB password: register it for redaction."""
-    secrets.register_db_password(inventory)
-    secrets.register_jmx_password(inventory)
 
 
 @pytest.fixture(scope="session")
@@ -72,16 +49,14 @@ def _nothing_left_to_do(request):
     skipped with the reason; the closing check (u18) still verifies everything."""
     meta = step_of(request.node)
     if meta and meta.id.startswith("u") and meta.kind != "check":
-        why = request.getfixturevalue("upgrade_done")
-        if why:
-            pytest.skip(f"upgrade already complete ({why}): nothing to change")
+        why_done = request.getfixturevalue("upgrade_done")
+        if why_done:
+            pytest.skip(f"upgrade already complete ({why_done}): nothing to change")
 
 
-# trylast: the innermost wrapper, so the report is redacted before any other hook sees it.
-@pytest.hookimpl(wrapper=True, trylast=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    report = yield
-    transcript.redact_report(report)
+    report = yield  # redacted already (the project's conftest.py)
     meta = step_of(item)
     if (
         meta
@@ -89,10 +64,9 @@ def pytest_runtest_makereport(item, call):
         and not item.config.getoption("dry_run")
         and "inventory" in item.funcargs
     ):
-        first = str(report.longrepr).strip().splitlines()[-1:] or ["failed"]
-        first = [transcript.redact(line) for line in first]  # cut to 300 below: redact whole
+        first = transcript.redact(why(report))  # cut to 300 below: redacted whole
         try:
-            notify.announce(item.funcargs["inventory"], f"step {meta.id} FAILED: {first[0][:300]}")
+            notify.announce(item.funcargs["inventory"], f"step {meta.id} FAILED: {first[:300]}")
         except Exception as exc:  # noqa: BLE001 - the failure itself must reach the report
             transcript.note(f"could not announce the failure on IRC: {exc}")
     return report

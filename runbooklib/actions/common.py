@@ -1,4 +1,4 @@
-"""What every action shares: its outcome, writing a file to a host, and the order of the app nodes.
+"""What every action shares: its outcome, writing a file to a host, and running on many hosts.
 
     >>> outcome = Outcome(host, "firewall maintenance", changed=True, detail="rules applied")
     >>> outcome.changed
@@ -78,21 +78,6 @@ def app_nodes(inventory: Inventory, group: str = "app") -> list[Host]:
     return sorted(hosts, key=lambda h: not h.vars.get("head"))
 
 
-def head_node(inventory: Inventory, group: str = "app") -> Host:
-    nodes = inventory.group(group)
-    if not nodes or not nodes[0].vars.get("head"):
-        # The plan names the head as `app[0]` (Ansible's subscript), so it must come first.
-        raise ActionError(
-            f"inventory {inventory.name}: list the head node first in `{group}` "
-            "and mark it with `head: true`"
-        )
-    return nodes[0]
-
-
-def other_nodes(inventory: Inventory, group: str = "app") -> list[Host]:
-    return app_nodes(inventory, group)[1:]
-
-
 def rolling(hosts: list[Host], action, *, max_failures: int = 0) -> list:
     """Run `action(host)` on each host in order (Ansible's `serial: 1`); halt once more than
     `max_failures` hosts failed, so that a bad release never reaches the whole cluster."""
@@ -105,6 +90,35 @@ def rolling(hosts: list[Host], action, *, max_failures: int = 0) -> list:
             if len(failures) > max_failures:
                 raise ActionError("; ".join(failures)) from exc
     return results
+
+
+def batches(hosts: list[Host], serial: int) -> list[list[Host]]:
+    """The hosts in batches of `serial` (Ansible's `serial`): [a, b, c] by 2 -> [[a, b], [c]]."""
+    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 1:
+        raise ActionError(f"serial is {serial!r}: give a whole number of hosts, 1 or more")
+    return [hosts[i : i + serial] for i in range(0, len(hosts), serial)]
+
+
+def in_batch(batch: list[Host], action) -> list:
+    """Run `action(host)` on every host of a batch at once; wait for all of them, then raise one
+    ActionError naming every host that failed (the next batch must not start)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(host: Host):
+        try:
+            return action(host), None
+        except Exception as exc:  # noqa: BLE001 - re-raised below with every host of the batch
+            text = str(exc)
+            return None, text if text.startswith(f"{host.name}:") else f"{host.name}: {text}"
+
+    if not batch:
+        return []
+    with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+        done = list(pool.map(one, batch))
+    failures = [error for _, error in done if error is not None]
+    if failures:
+        raise ActionError("; ".join(failures))
+    return [result for result, _ in done]
 
 
 def in_parallel(hosts: list[Host], check, workers: int = 8) -> list[str]:

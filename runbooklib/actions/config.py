@@ -352,23 +352,32 @@ REQUIRED_KEYS = (
 
 def staging_problems(host: Host) -> list[str]:
     """What keeps the staging area from serving 2.4.1: missing files, keys, JMX options."""
-    staging, problems = host.vars["staging_config"], []
+    return staging_file_problems(host) + staging_jmx_problems(host)
+
+
+def staging_file_problems(host: Host) -> list[str]:
+    """Missing configuration files, and sakai.properties keys 2.4.1 needs (seed, 09:35)."""
+    staging = host.vars["staging_config"]
     names = set(staging_files(host))
-    problems += [f"{staging}/{n} missing" for n in targets(host.vars) if n not in names]
+    problems = [f"{staging}/{n} missing" for n in targets(host.vars) if n not in names]
     if "sakai.properties" in names:
         props = properties(host, where="staging")
         problems += [f"sakai.properties lacks {k}" for k in REQUIRED_KEYS if not props.get(k)]
-    if "setenv.sh" in names:
-        setenv = read(host, f"{staging}/setenv.sh")
-        port = host.vars["jmx_port"]
-        for opt in (
-            f"jmxremote.port={port}",
-            f"jmxremote.rmi.port={port}",
-            "jmxremote.authenticate=true",
-            "java.rmi.server.hostname",
-        ):
-            if opt not in setenv:
-                problems.append(f"setenv.sh: the JMX options lack {opt}")
+    return problems
+
+
+def staging_jmx_problems(host: Host) -> list[str]:
+    """setenv.sh's JMX for JConsole: the agent's options (given to `jcmd PID
+    ManagementAgent.start`) and the JVM property that makes the RMI server advertise the node."""
+    staging = host.vars["staging_config"]
+    if "setenv.sh" not in staging_files(host):
+        return [f"{staging}/setenv.sh missing"]
+    setenv = read(host, f"{staging}/setenv.sh")
+    port = host.vars["jmx_port"]
+    agent = (f"jmxremote.port={port}", f"jmxremote.rmi.port={port}", "jmxremote.authenticate=true")
+    problems = [f"setenv.sh: the JMX agent's options lack {o}" for o in agent if o not in setenv]
+    if "-Djava.rmi.server.hostname=" not in setenv:
+        problems.append("setenv.sh: JAVA_OPTS lacks -Djava.rmi.server.hostname=<node address>")
     return problems
 
 
@@ -376,3 +385,15 @@ def staging_problems(host: Host) -> list[str]:
 def assert_staging_ready(host: Host) -> None:
     problems = staging_problems(host)
     assert not problems, f"{host}: staging area not ready: {'; '.join(problems)}"
+
+
+@verification
+def assert_staging_files(host: Host) -> None:
+    problems = staging_file_problems(host)
+    assert not problems, f"{host}: staging area not ready: {'; '.join(problems)}"
+
+
+@verification
+def assert_staging_jmx(host: Host) -> None:
+    problems = staging_jmx_problems(host)
+    assert not problems, f"{host}: JMX for JConsole not configured: {'; '.join(problems)}"

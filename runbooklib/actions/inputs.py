@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from runbooklib.actions import firewall, known_issues, reach
-from runbooklib.actions.common import ActionError
+from runbooklib.actions.common import ActionError, batches
 from runbooklib.inventory import Inventory
 
 PORTS = ("ssh_port", "https_port", "jmx_port", "maintenance_port")
@@ -49,6 +49,12 @@ def check(inventory: Inventory, repo: Path) -> None:
     for key, fields in SERVICES.items():
         _service(where, key, v[key], fields)
     _roles(inventory, where)
+    # Ansible's `serial`: how many nodes after the head the upgrade installs at once (u14).
+    if "serial" in v:
+        try:
+            batches([], v["serial"])
+        except ActionError as exc:
+            raise ActionError(f"{where}: {exc} under all.vars") from None
     for var in ("allow_8443", "allow_9000"):
         try:
             firewall.allow_list(v.get(var), var)

@@ -91,7 +91,10 @@ def load(path: str | Path, today: datetime.date | None = None) -> list[KnownIssu
 
 
 def split(lines: list[str], issues: list[KnownIssue], host: str, is_head: bool, start: str):
-    """(errors, allowed): allowed is a list of (issue id, line)."""
+    """(errors, allowed): allowed is a list of (issue id, line). `start` is the file's word for
+    this start: `first` (the first after the upgrade) or `any` (any other)."""
+    if start not in STARTS:
+        raise ValueError(f"start {start!r}: the known-issues file knows {', '.join(STARTS)}")
     active = [k for k in issues if k.applies(host, is_head, start)]
     errors, allowed = [], []
     for line in lines:

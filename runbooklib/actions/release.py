@@ -1,7 +1,8 @@
 """Sakai releases on an app node: svn checkout of a tag, ant build and deploy, fallback snapshots.
 
     >>> checkout(head, "sakai_2-4-x-prod-003")    # svn co <svn_url>/<tag> <src_dir>/<tag>
-    >>> deploy(head, "sakai_2-4-x-prod-003")      # snapshot the running release, then ant deploy
+    >>> snapshot(head, before="sakai_2-4-x-prod-003")  # keep the running release first
+    >>> deploy(head, "sakai_2-4-x-prod-003")      # ant deploy (refused without that snapshot)
     >>> install_snapshot(node, "sakai-core-2-4-x-prod-002")
 
 What is deployed is told by `<tomcat_base>/sakai-release.properties` (`release.tag`,
@@ -75,17 +76,29 @@ def checkout(host: Host, tag: str) -> Outcome:
     return Outcome(host, f"checkout {tag}", True, f"{url} r{rev} in {dest}")
 
 
-def snapshot(host: Host) -> Outcome:
-    """Keep what is deployed now as `<releases_dir>/<snapshot name>.tar.gz` (with its sha256)."""
+def _kept(host: Host, name: str) -> bool:
+    """The snapshot `name` is in releases_dir and matches its checksums."""
+    rel = host.vars["releases_dir"]
+    return host.probe(
+        f"test -f {q(rel)}/{q(name)}.tar.gz && cd {q(rel)} && "
+        f"sha256sum --quiet -c {q(name)}.sha256",
+        check=False,
+    ).ok
+
+
+def snapshot(host: Host, before: str) -> Outcome:
+    """Keep what is deployed now as `<releases_dir>/<snapshot name>.tar.gz` (with its sha256),
+    before the release `before` replaces it. Nothing to keep once `before` is deployed: the
+    snapshot of what it replaced was kept then."""
     current = deployed(host)
+    if current.get("release.tag") == before:
+        return Outcome(host, "snapshot", False, f"{before} is deployed already")
     if not current.get("release.tag"):
         raise ActionError(f"{host}: no {MARKER} in {host.vars['tomcat_base']}: nothing to keep")
     name = snapshot_name(current["release.tag"])
     rel, base = host.vars["releases_dir"], host.vars["tomcat_base"]
     tar = f"{rel}/{name}.tar.gz"
-    if host.probe(
-        f"test -f {q(tar)} && cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256", check=False
-    ).ok:
+    if _kept(host, name):
         return Outcome(host, f"snapshot {name}", False, f"{tar} kept earlier")
     # The manifest of the deployed files goes first: a snapshot exists once its tarball does.
     host.run(
@@ -103,16 +116,23 @@ def snapshot(host: Host) -> Outcome:
 
 
 def deploy(host: Host, tag: str) -> Outcome:
-    """Keep the running release as a snapshot, then `ant clean build deploy` the checkout of `tag`.
+    """`ant clean build deploy` the checkout of `tag`.
 
-    Tomcat must be stopped (the deploy replaces the webapp under it).
+    Tomcat must be stopped (the deploy replaces the webapp under it), and the running release
+    must have been kept by `snapshot` first: the fallback reinstalls it from there.
     """
-    if deployed(host).get("release.tag") == tag:
+    current = deployed(host).get("release.tag")
+    if current == tag:
         return Outcome(host, f"deploy {tag}", False, f"{tag} is deployed")
     src = f"{host.vars['src_dir']}/{tag}"
-    if not host.probe(f"test -f {q(src)}/build.xml", check=False).ok and not host.check_mode:
-        raise ActionError(f"{host}: no checkout of {tag} in {src}: run the checkout step first")
-    snapshot(host)
+    if not host.check_mode:
+        if not host.probe(f"test -f {q(src)}/build.xml", check=False).ok:
+            raise ActionError(f"{host}: no checkout of {tag} in {src}: run the checkout step first")
+        if not current or not _kept(host, snapshot_name(current)):
+            raise ActionError(
+                f"{host}: {current or 'the running release'} has no snapshot in "
+                f"{host.vars['releases_dir']}: keep one first (release.snapshot)"
+            )
     base = host.vars["tomcat_base"]
     host.run(
         f"cd {q(src)} && ant -noinput -quiet clean build deploy -Dtomcat.home={q(base)}",

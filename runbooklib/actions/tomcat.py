@@ -1,7 +1,8 @@
 """Tomcat on an app node: stop, start, and read what this start wrote to catalina.out.
 
     >>> stop(node)                                   # shutdown.sh, then SIGKILL after a bound
-    >>> start(node, known, start="first")            # startup.sh, wait, scan the new log part
+    >>> start(node)                                  # startup.sh, wait for its startup line
+    >>> check_start_log(node, known, start="first")  # scan what this start wrote
 
 Before starting, the size of catalina.out is kept in `<tomcat_base>/logs/.runbook-start-offset`;
 the scan runs on the node (`tail -c +N | grep`), so only matching lines travel, and it covers only
@@ -70,12 +71,11 @@ def stop(host: Host, grace: int = 60) -> Outcome:
     return Outcome(host, "tomcat stop", True, f"pid {running} stopped ({out or 'dry run'})")
 
 
-def start(
-    host: Host, known: list[known_issues.KnownIssue], start: str = "any", bound: int = 300
-) -> Outcome:
-    """Start Tomcat, wait for its startup line, then scan what this start wrote.
+def start(host: Host, bound: int = 300) -> Outcome:
+    """Start Tomcat and wait for its startup line (`check_start_log` then reads what it wrote).
 
-    Already running: not started again, but the part written since its recorded start is scanned.
+    Already running: not started again; the part written since its recorded start is what
+    `check_start_log` reads.
     """
     base, log = host.vars["tomcat_base"], host.vars["catalina_out"]
     marker = f"{base}/{OFFSET_FILE}"
@@ -90,6 +90,16 @@ def start(
     if host.check_mode:
         return Outcome(host, "tomcat start", changed, "dry run")
     _wait_startup(host, marker, log, bound)
+    return Outcome(host, "tomcat start", changed, "started" if changed else "running")
+
+
+def check_start_log(host: Host, known: list[known_issues.KnownIssue], start: str) -> Outcome:
+    """Scan what catalina.out got since this start: any ERROR / SEVERE / Exception line fails,
+    unless a known issue allows it on this node at this start (`first` or `any`, as in the
+    known-issues file); the allowed lines go to the record."""
+    if host.check_mode:
+        return Outcome(host, "catalina.out since this start", False, "dry run: no start")
+    log, marker = host.vars["catalina_out"], f"{host.vars['tomcat_base']}/{OFFSET_FILE}"
     errors, allowed = scan(host, known, start)
     transcript.artifact(
         "catalina-scan",
@@ -104,7 +114,7 @@ def start(
             f"{host}: {len(errors)} error line(s) in catalina.out since this start:\n{shown}"
         )
     detail = f"clean; {len(allowed)} known-issue line(s) allowed" if allowed else "clean"
-    return Outcome(host, "tomcat start", changed, detail)
+    return Outcome(host, "catalina.out since this start", False, detail)
 
 
 def _offset(host: Host, marker: str) -> int:

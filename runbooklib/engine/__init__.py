@@ -1,12 +1,12 @@
 """The step engine: a pytest plugin that runs a procedure as ordered, recorded steps.
 
-from runbooklib.engine import step
+from runbooklib.engine import step, substep
 
 @step("u01", at="08:00", owner="Joncarlo", kind="action", hosts="app")
-def test_u01_block_client_access(inventory):
+def test_u01_block_client_access(hosts):
     '''Prevent any client access to SmartSite via iptables ...'''
 """
 
-from runbooklib.engine.steps import Step, not_implemented, step
+from runbooklib.engine.steps import Step, step, substep
 
-__all__ = ["Step", "not_implemented", "step"]
+__all__ = ["Step", "step", "substep"]

@@ -3,7 +3,8 @@
 A step without metadata, two steps with one id, or planned times that go backwards is a collection
 error naming file and line: the run stops before anything is touched, like a syntax error would.
 Each step gets pytest-timeout's mark with its bound, so a hanging step fails instead of hanging
-the window.
+the window, and marks of its kind and owners, to select steps by them: `-m manual`,
+`-m owner_prabhu`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from runbooklib.engine.run import _under
-from runbooklib.engine.steps import step_of
+from runbooklib.engine.steps import KINDS, owner_markers, step_of
 
 # step id -> "path:line" of its first definition in this session, to find duplicates across files.
 _seen_key = pytest.StashKey[dict[str, str]]()
@@ -67,8 +68,22 @@ def _problems(seen: dict[str, str], nodes: list) -> list[str]:
     return problems
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_configure(config: pytest.Config) -> None:
+    for kind in KINDS:
+        config.addinivalue_line("markers", f"{kind}: a runbook step of kind `{kind}` (-m {kind})")
+
+
+# tryfirst: the marks must be on the items before `-m` selects by them.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         meta = step_of(item)
-        if meta and item.get_closest_marker("timeout") is None:
+        if not meta:
+            continue
+        if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(meta.timeout))
+        item.add_marker(meta.kind)
+        for name in owner_markers(meta.owner):
+            # Registered as found (--strict-markers): owners are the plan's, not a fixed list.
+            config.addinivalue_line("markers", f"{name}: steps owned by {meta.owner}")
+            item.add_marker(name)

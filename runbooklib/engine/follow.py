@@ -16,7 +16,7 @@ from runbooklib.engine.run import Run, now, register
 from runbooklib.transcript import transcript
 
 # Transcript events kept on the step that made them (shown as its extra in the report).
-_KEPT = ("command", "artifact", "note", "approval")
+_KEPT = ("command", "artifact", "note", "approval", "substep_start", "substep_end")
 
 
 class StepFollower:
@@ -84,9 +84,9 @@ class StepFollower:
             return
         if report.failed:
             if state.outcome != "failed":
-                state.outcome, state.reason = "failed", _reason(report)
+                state.outcome, state.reason = "failed", why(report)
         elif report.skipped and state.outcome != "failed":
-            state.outcome, state.reason = "skipped", _reason(report)
+            state.outcome, state.reason = "skipped", why(report)
         elif report.when == "call" and state.outcome == "not run":
             state.outcome = "passed"
 
@@ -96,17 +96,19 @@ class StepFollower:
         transcript.step_kind = None
 
 
-def _reason(report: pytest.TestReport) -> str:
+def why(report: pytest.TestReport) -> str:
+    """Why a step or check failed or was skipped, in one line (the record, the verdict, IRC)."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: why")
         return str(longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None:
-        return crash.message.splitlines()[0] if crash.message else ""
+        lines = [line for line in crash.message.splitlines() if line.strip()]
+        return lines[0] if lines else "failed"
     # A plain text (redacted) report: pytest's "E   " lines say what failed.
     lines = str(longrepr or "").strip().splitlines()
     errors = [line[1:].strip() for line in lines if line.startswith("E ")]
-    return errors[0] if errors else (lines[-1] if lines else "")
+    return errors[0] if errors else (lines[-1] if lines else "failed")
 
 
 def follow(config: pytest.Config, run: Run) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from runbooklib.engine.hosts import resolve_hosts
 from runbooklib.engine.run import RUN, Run
 from runbooklib.engine.window import plan_fit
 from runbooklib.inventory import Inventory, InventoryError
@@ -25,14 +26,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(PlanPrinter(), "runbook-plan")
 
 
-def targets(inv: Inventory, name: str) -> str:
-    if name in inv.hosts:
-        return name
+def targets(inv: Inventory, pattern: str) -> str:
+    """`app[1:]: walton`: the step's pattern and the hosts it resolves to (the `hosts` fixture)."""
+    if pattern in inv.hosts:
+        return pattern
     try:
-        hosts = inv.group(name)
+        hosts = resolve_hosts(inv, pattern)
     except InventoryError:
-        return f"{name}: not in inventory {inv.name}"
-    return f"{name}: {', '.join(h.name for h in hosts) or 'no hosts'}"
+        return f"{pattern}: not in inventory {inv.name}"
+    return f"{pattern}: {', '.join(h.name for h in hosts) or 'no hosts'}"
 
 
 def timeline(run: Run) -> list[str]:

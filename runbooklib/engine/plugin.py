@@ -2,9 +2,15 @@
 
 One module per concern, like pytest's own plugins; `start` begins the run once collection is done.
 A session that selects no step (the project's own `pytest tests/`) leaves every one of them idle.
+Every option of the runbook is in the group "runbook" (`pytest --help`), whatever folder runs.
 """
 
+import pytest
+
+PHASES = ("preflight", "during", "after")
+
 pytest_plugins = [
+    "runbooklib.engine.hosts",  # the `hosts` fixture: each step's `hosts=` resolved
     "runbooklib.engine.target",  # --inventory, --confirm-target, the `inventory` fixture
     "runbooklib.engine.run",  # the run's state; --operator, --reports
     "runbooklib.engine.follow",  # times, outcome and transcript of each step as it runs
@@ -22,3 +28,21 @@ pytest_plugins = [
     "runbooklib.engine.record",  # HTML report + JUnit XML under reports/
     "runbooklib.engine.start",  # checks that can refuse a run, in order, before the first step
 ]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("runbook", "runbook (SmartSite maintenance procedures)")
+    group.addoption(
+        "--phase",
+        choices=PHASES,
+        default="after",
+        help="go/no-go: which checks to run: before the window (preflight), while it is open "
+        "(during), or after the upgrade or fallback (after, the default)",
+    )
+    group.addoption(
+        "--expect",
+        choices=("upgrade", "fallback"),
+        default="upgrade",
+        help="go/no-go: which release the `after` checks expect: the upgrade's (default) or the "
+        "fallback's",
+    )

@@ -1,22 +1,35 @@
-"""Step metadata: the decorator that turns a test function into a step of a procedure.
+"""Step metadata, the step's hosts, and its named sub-steps.
 
-    >>> @step("u01", at="08:00", owner="Joncarlo", kind="action", hosts="app")
-    ... def test_u01_block_client_access(inventory):
-    ...     '''Prevent any client access to SmartSite via iptables ...'''
+    >>> @step("u12", at="09:35", owner="Thomas", kind="action", hosts="app[0]")
+    ... def test_u12_restart_head_clean(hosts, known):
+    ...     '''Once the head node started up without any errors, shut it down again; ...'''
+    ...     with substep("Once the head node started up without any errors, shut it down again"):
+    ...         tomcat.stop(hosts[0])
 
 The metadata rides on the function (`func.runbook_step`); the engine's other modules read it from
 the collected item with `step_of(item)`. The decorator also adds pytest-order's index mark, so the
 order is explicit in the file's order and survives any plugin that reorders tests.
+
+A step gets its hosts from its `hosts=` pattern only (the `hosts` fixture: engine/hosts.py). A
+seed line that a step carries with others is a `substep`: its start, end and outcome go to the
+journal, the console and the record, and the commands run inside it belong to it.
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
+import textwrap
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+
+from runbooklib.transcript import transcript
 
 KINDS = ("action", "check", "manual")
 # Every step is bounded; a manual step waits for people (the seed's testers get 10:00-11:45).
@@ -41,7 +54,7 @@ class Step:
     at: str
     owner: str
     kind: str
-    # Inventory group or host name the step acts on; shown by --plan.
+    # Host pattern (Ansible's: a group, a host, `app[0]`) the step acts on: the `hosts` fixture.
     hosts: str
     # Bound in seconds for the whole step (setup, body, teardown).
     timeout: float
@@ -101,6 +114,38 @@ def step_of(item: pytest.Item) -> Step | None:
     return getattr(getattr(item, "function", None), "runbook_step", None)
 
 
-def not_implemented(step_id: str) -> None:
-    """The body of a step whose action is not written yet: it fails, it never passes silently."""
-    pytest.fail(f"not implemented: {step_id}", pytrace=False)
+@contextmanager
+def substep(name: str, hosts: list | None = None) -> Iterator[None]:
+    """A named part of a step (a line of the seed): recorded with its own start, end, outcome
+    and duration; the commands run inside it belong to it."""
+    transcript.emit("substep_start", name=name, hosts=[str(h) for h in hosts or []])
+    began, outcome = time.monotonic(), "failed"
+    try:
+        yield
+        outcome = "passed"
+    finally:
+        duration = round(time.monotonic() - began, 3)
+        transcript.emit("substep_end", name=name, outcome=outcome, duration=duration)
+
+
+def substeps_of(func: Callable) -> list[str]:
+    """The names of the `with substep("..."):` blocks of a step's body, in source order."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    found = []
+    for node in ast.walk(tree):
+        for item in getattr(node, "items", []) if isinstance(node, ast.With) else []:
+            call = item.context_expr
+            if (
+                isinstance(call, ast.Call)
+                and getattr(call.func, "id", getattr(call.func, "attr", "")) == "substep"
+                and call.args
+                and isinstance(call.args[0], ast.Constant)
+            ):
+                found.append((call.lineno, call.col_offset, call.args[0].value))
+    return [name for *_, name in sorted(found)]
+
+
+def owner_markers(owner: str) -> list[str]:
+    """'Kirk, Sandra, Lisa' -> ['owner_kirk', 'owner_sandra', 'owner_lisa'] (`-m owner_kirk`)."""
+    names = [re.sub(r"\W+", "_", part.strip().lower()).strip("_") for part in owner.split(",")]
+    return [f"owner_{name}" for name in names if name]

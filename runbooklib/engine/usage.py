@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from runbooklib.engine import approvals, window
+from runbooklib.engine.hosts import resolve_hosts
 from runbooklib.engine.run import Run
 from runbooklib.inventory import InventoryError
 
@@ -33,7 +34,7 @@ def _step_hosts(run: Run) -> None:
     for state in run.steps():
         if state.step:
             try:
-                run.inventory.group(state.step.hosts)
+                resolve_hosts(run.inventory, state.step.hosts)
             except InventoryError as exc:
                 raise pytest.UsageError(
                     f"step {state.id} acts on `{state.step.hosts}`: {exc}: add it"

@@ -39,12 +39,18 @@ def test_the_repository_file_is_valid_and_allows_the_seed_pair_on_the_first_head
 
 @pytest.mark.parametrize(
     "host, head, start",
-    [("stubing", True, "restart"), ("walton", False, "first"), ("walton", False, "any")],
+    [("stubing", True, "any"), ("walton", False, "first"), ("walton", False, "any")],
 )
 def test_the_pair_is_an_error_anywhere_else(host, head, start):
     issues = known_issues.load("runbook/known-issues.yml")
     errors, allowed = known_issues.split(PAIR, issues, host, head, start)
     assert errors == PAIR and allowed == []
+
+
+def test_a_start_the_file_does_not_know_is_refused():
+    issues = known_issues.load("runbook/known-issues.yml")
+    with pytest.raises(ValueError, match="start 'restart': the known-issues file knows first, any"):
+        known_issues.split(PAIR, issues, "stubing", True, "restart")
 
 
 def test_other_errors_are_never_allowed():

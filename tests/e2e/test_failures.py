@@ -130,5 +130,5 @@ def test_a_tomcat_that_ignores_shutdown_is_killed_after_the_bound(fresh):
     assert tomcat.pid(node) is None
     state = fresh.exec("walton", f"ps -o stat= -p {pid} || true").stdout.strip()
     assert state in ("", "Z"), f"the JVM is still there: {state}"  # gone, or dead and unreaped
-    tomcat.start(node, [], start="any")
+    tomcat.start(node)
     http.wait_healthy(node, V["fallback_version"])

@@ -247,14 +247,14 @@ def old_release_on_walton() -> None:
         f"cd {V['tomcat_base']} && tar -czf /root/e2e-release.tgz {' '.join(release.DEPLOYED)}"
     )
     release.install_snapshot(node, V["fallback_snapshot"])
-    tomcat.start(node, [], start="any")
+    tomcat.start(node)
 
 
 def new_release_on_walton() -> None:
     node = INV.host("walton")
     tomcat.stop(node)
     node.run(f"cd {V['tomcat_base']} && rm -rf webapps && tar -xzf /root/e2e-release.tgz")
-    tomcat.start(node, [], start="any")
+    tomcat.start(node)
 
 
 BREAKS = {
