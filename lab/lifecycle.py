@@ -182,7 +182,11 @@ INVENTORY = STATE / "inventory.yml"
 
 
 def write_inventory(lab: Lab) -> None:
-    """inventories/lab.yml for the lab as built (its subnet, its number of app nodes)."""
+    """The inventory of the lab as built (its subnet, its app nodes), in the state folder.
+
+    Made from inventories/lab.yml, which it never changes: the same groups, variables and
+    vantage hosts, with the addresses moved to the lab's subnet and the `app` group's hosts
+    replaced by the nodes that run."""
     default = ipaddress.ip_network(DEFAULT_SUBNET)
     text = (REPO / "inventories" / "lab.yml").read_text()
     old, new = str(default.network_address)[:-1], str(lab.subnet.network_address)[:-1]
@@ -230,6 +234,7 @@ def up(lab: Lab, rows: int = 20000, apps: bool = True) -> None:
     BUILT.write_text(json.dumps(wanted))
     write_inventory(lab)
     say(f"lab up in {time.monotonic() - started:.1f}s (state {STATE}; `python -m lab status`)")
+    say(f"inventory of this lab ({len(lab.role('app'))} app nodes): {INVENTORY}")
 
 
 def reset(lab: Lab, db_password: str | None = None) -> None:
