@@ -55,6 +55,7 @@ def preflight(lab: Lab) -> None:
         "nginx",
         "ngircd",
         "ant",
+        "javac",
     ):
         if not shutil.which(tool, path="/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"):
             raise LabError(
@@ -163,7 +164,7 @@ def _forget_outdated(lab: Lab, wanted: dict[str, str]) -> None:
     changed = [part for part in wanted if built.get(part) != wanted[part]]
     if not built or not changed:
         return
-    say(f"sources changed since the last build ({', '.join(changed)}): rebuilding those parts")
+    say(f"sources changed since the last build ({', '.join(changed)}): redoing those parts")
     if "db" in changed:
         caje = lab.host("caje")
         database.stop(caje)
@@ -172,10 +173,24 @@ def _forget_outdated(lab: Lab, wanted: dict[str, str]) -> None:
         write_staging(lab)
     if "app" in changed:
         (lab.host("mware").dir / "svn" / ".imported").unlink(missing_ok=True)
-    if "app" in changed or "staging" in changed:
-        for node in lab.role("app"):
-            tomcat.stop(node)
+    for node in lab.role("app") if {"app", "staging"} & set(changed) else []:
+        tomcat.stop(node)
+        if "app" in changed:
             shutil.rmtree(tomcat.pristine(node), ignore_errors=True)
+        else:  # a config change needs no build: the nodes take the new files (reset does too)
+            tomcat.install_config(node)
+
+
+def install_tools() -> None:
+    """The vantage hosts' JMX client: its source, and its class compiled once, because
+    `java JmxProbe.java` compiles it again at every run (6 s on a loaded 2-core machine, against
+    under 1 s for `java -cp /var/lib/smartsite-lab/tools JmxProbe`)."""
+    TOOLS.mkdir(exist_ok=True)
+    source = REPO / "lab" / "tools" / "JmxProbe.java"
+    shutil.copy2(source, TOOLS / "JmxProbe.java")
+    compiled = TOOLS / "JmxProbe.class"
+    if not compiled.exists() or compiled.stat().st_mtime < source.stat().st_mtime:
+        subprocess.run(["javac", "-d", str(TOOLS), str(TOOLS / "JmxProbe.java")], check=True)
 
 
 INVENTORY = STATE / "inventory.yml"
@@ -212,8 +227,7 @@ def up(lab: Lab, rows: int = 20000, apps: bool = True) -> None:
     say(f"hosts: {len(lab.hosts)} namespaces with sshd ({time.monotonic() - started:.1f}s)")
     wanted = fingerprints(rows)
     _forget_outdated(lab, wanted)
-    TOOLS.mkdir(exist_ok=True)
-    shutil.copy2(REPO / "lab" / "tools" / "JmxProbe.java", TOOLS / "JmxProbe.java")
+    install_tools()
     if not (STAGING_DIR / "sakai.properties").exists():
         write_staging(lab)
     caje, mware = lab.host("caje"), lab.host("mware")
@@ -244,9 +258,9 @@ def reset(lab: Lab, db_password: str | None = None) -> None:
     sakai.properties use that password until the next plain `reset`, which puts the lab's own
     (secrets/db_password) back everywhere: the secrets test runs with a hard one."""
     started = time.monotonic()
-    for host in lab.hosts:  # first, so that no leftover rule hides a host from `up`
-        if netns.anchor_pid(host):
-            open_firewall(host)
+    # First, so that no leftover rule hides a host from `up`.
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(open_firewall, [h for h in lab.hosts if netns.anchor_pid(h)]))
     up(lab, apps=False)  # quick when all is healthy; rebuilds what changed or broke
     for line in _clear_faults(lab):
         say(f"cleared fault {line}")
@@ -278,14 +292,23 @@ def _clear_faults(lab: Lab) -> list[str]:
         return []
 
 
+# Every table empty, with ACCEPT policies: `iptables-restore` replaces a whole table at once,
+# so one call per family does what 16 calls of `iptables -F/-X/-P` did.
+OPEN_RULES = "".join(
+    f"*{table}\n" + "".join(f":{chain} ACCEPT [0:0]\n" for chain in chains) + "COMMIT\n"
+    for table, chains in (
+        ("filter", ("INPUT", "FORWARD", "OUTPUT")),
+        ("nat", ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")),
+        ("mangle", ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")),
+        ("raw", ("PREROUTING", "OUTPUT")),
+    )
+)
+
+
 def open_firewall(host: LabHost) -> None:
     """No rules at all inside the host (the runbook's maintenance firewall is its own business)."""
-    script = []
-    for cmd in ("iptables", "ip6tables"):
-        for table in ("filter", "nat", "mangle", "raw"):
-            script.append(f"{cmd} -w -t {table} -F && {cmd} -w -t {table} -X")
-        script += [f"{cmd} -w -P {c} ACCEPT" for c in ("INPUT", "FORWARD", "OUTPUT")]
-    netns.sh(host, " && ".join(script))
+    rules = f"<<'EOF'\n{OPEN_RULES}EOF\n"
+    netns.sh(host, f"iptables-restore -w {rules}ip6tables-restore -w {rules}")
 
 
 def down(purge: bool = False) -> list[str]:
