@@ -177,7 +177,7 @@ def _forget_outdated(lab: Lab, wanted: dict[str, str]) -> None:
         tomcat.stop(node)
         if "app" in changed:
             shutil.rmtree(tomcat.pristine(node), ignore_errors=True)
-        else:  # a config change needs no build: the nodes take the new files (reset does too)
+        elif tomcat.built(node):  # a config change needs no build: the nodes take the new files
             tomcat.install_config(node)
 
 
