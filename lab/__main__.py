@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(faults.apply(lab, args.name, args.host))
         elif args.cmd == "inventory":
             if not lifecycle.INVENTORY.exists():
-                raise LabError("no lab inventory yet: run `python -m lab up`")
+                raise LabError("no lab inventory: run `python -m lab up` first")
             print(lifecycle.INVENTORY)
     except LabError as exc:
         print(f"lab: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import yaml
 
-from lab import database, faults, hosts, maintpage, netns, notify, pki, svn, tomcat
+from lab import database, faults, hosts, maintpage, netns, notify, pki, staging, svn, tomcat
 from lab.config import (
     BRIDGE,
     DEFAULT_SUBNET,
@@ -68,25 +68,10 @@ def preflight(lab: Lab) -> None:
             f"the lab in {STATE} was built for subnet {old.subnet}: use --subnet {old.subnet}, "
             "or run `python -m lab down --purge` first"
         )
-    for module, call in (
-        ("app", "write_release"),
-        ("db", "write_seed_sql"),
-        ("staging", "write_config"),
-    ):
-        try:
-            mod = __import__(f"lab.{module}", fromlist=[call])
-        except ImportError as exc:
-            raise LabError(
-                f"lab/{module} cannot be imported ({exc}): the APP helper's part"
-            ) from None
-        if not hasattr(mod, call):
-            raise LabError(f"lab/{module} has no {call}() yet: the APP helper's part")
 
 
 def write_staging(lab: Lab, db_password: str | None = None) -> None:
     """The 2.4.0 config in the AFS staging area (written afresh: `reset` drops backups too)."""
-    from lab import staging
-
     shutil.rmtree(STAGING_DIR, ignore_errors=True)
     STAGING_DIR.mkdir(parents=True)
     password = db_password or pki.ensure_db_password()
@@ -138,7 +123,9 @@ def _start_apps(lab: Lab, strict: bool) -> None:
             f.result()
 
 
-BUILT = STATE / "built.json"  # fingerprints of the APP helper's sources the lab was built from
+BUILT = (
+    STATE / "built.json"
+)  # fingerprints of the sources (app, db, staging) the lab was built from
 
 
 def fingerprints(rows: int) -> dict[str, str]:
@@ -196,24 +183,31 @@ def install_tools() -> None:
 INVENTORY = STATE / "inventory.yml"
 
 
-def write_inventory(lab: Lab) -> None:
-    """The inventory of the lab as built (its subnet, its app nodes), in the state folder.
-
-    Made from inventories/lab.yml, which it never changes: the same groups, variables and
-    vantage hosts, with the addresses moved to the lab's subnet and the `app` group's hosts
-    replaced by the nodes that run."""
+def inventory_for(lab: Lab, text: str) -> str:
+    """The inventory of the lab as built (its subnet, its app nodes), from the text of
+    inventories/lab.yml: the same groups, variables and vantage hosts, whatever their names, with
+    the addresses moved to the lab's subnet and the `app` group's hosts replaced by the nodes
+    that run."""
     default = ipaddress.ip_network(DEFAULT_SUBNET)
-    text = (REPO / "inventories" / "lab.yml").read_text()
     old, new = str(default.network_address)[:-1], str(lab.subnet.network_address)[:-1]
     data = yaml.safe_load(text.replace(old, new))  # "198.51.100." -> the lab's own /24
     data["all"]["vars"]["lab_subnet"] = str(lab.subnet)
-    nodes = lab.role("app")
-    data["all"]["children"]["app"]["hosts"] = {
-        h.name: {"ansible_host": h.address, **({"head": True} if i == 0 else {})}
-        for i, h in enumerate(nodes)
+    group = data["all"]["children"]["app"]
+    # Each node takes the variables of its like in lab.yml: the first node the head's, the others
+    # those of the second node (or of the head, without `head`), with its own address.
+    given = [dict(v or {}) for v in group["hosts"].values()]
+    other = given[1] if len(given) > 1 else {k: v for k, v in given[0].items() if k != "head"}
+    group["hosts"] = {
+        h.name: {**(given[0] if i == 0 else other), "ansible_host": h.address}
+        for i, h in enumerate(lab.role("app"))
     }
     head = "# Written by `python -m lab up` from inventories/lab.yml, for the lab as built.\n"
-    INVENTORY.write_text(head + yaml.safe_dump(data, sort_keys=False))
+    return head + yaml.safe_dump(data, sort_keys=False)
+
+
+def write_inventory(lab: Lab) -> None:
+    """The lab's own inventory in the state folder; inventories/lab.yml is never changed."""
+    INVENTORY.write_text(inventory_for(lab, (REPO / "inventories" / "lab.yml").read_text()))
 
 
 def up(lab: Lab, rows: int = 20000, apps: bool = True) -> None:
