@@ -111,6 +111,7 @@ def _hosts_up(lab: Lab) -> None:
 
 
 def _app_node(lab: Lab, host: LabHost) -> None:
+    tomcat.install_build_settings(host)
     tomcat.build(host)
     maintpage.start(host)
 
