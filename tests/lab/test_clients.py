@@ -53,7 +53,7 @@ def test_exec_runs_inside_the_host(lab):
     assert config.chosen(None, None).address("caje") + "/24" in out.stdout
 
 
-def test_portal_over_https_8443_from_an_admin_workstation(lab):
+def test_each_node_serves_its_2_4_0_portal_over_https_by_name_and_address(lab):
     for node in APP:
         out = lab.exec("adminws1", f"curl -sS --fail --cacert {CA} https://{node}:8443/portal")
         assert "Sakai 2.4.0" in out.stdout
@@ -81,7 +81,7 @@ def test_before_the_window_the_public_reaches_the_app(lab):
         assert lab.ssh(node, "iptables-save -t nat | grep -c '^-A'").stdout.strip() == "0"
 
 
-def test_maintenance_page_on_8089(lab):
+def test_the_maintenance_page_on_8089_answers_503_with_retry_after(lab):
     for node in APP:
         out = lab.exec("public", f"curl -sS -i --cacert {CA} https://{node}:8089/portal")
         assert out.stdout.startswith("HTTP/1.1 503")
