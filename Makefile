@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: rehearse test setup lint format lab-up lab-down lab-status bench
 
 rehearse: setup
-	$(BIN)/python -m lab rehearse
+	$(BIN)/python -m runbooklib.rehearse
 
 test: setup lint
 	$(BIN)/pytest tests/

@@ -1,4 +1,4 @@
-"""python -m lab up|down|status|reset|exec|fault|rehearse (as root; see lab/README.md)."""
+"""python -m lab up|down|status|reset|exec|fault|inventory (as root; see lab/README.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from lab import faults, lifecycle, netns, rehearse, status
+from lab import faults, lifecycle, netns, status
 from lab.config import LabError, chosen, recorded
 
 
@@ -38,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     fl.add_argument("name")
     fl.add_argument("host", nargs="?")
-    rh = sub.add_parser("rehearse", help="run a full rehearsal against the lab")
-    rh.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("inventory", help="print the path of the inventory of the lab as built")
     args = p.parse_args(argv)
 
     try:
@@ -80,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
                 print("active: " + (", ".join(faults.active()) or "none"))
             else:
                 print(faults.apply(lab, args.name, args.host))
-        elif args.cmd == "rehearse":
-            return rehearse.rehearse(args.args)
+        elif args.cmd == "inventory":
+            if not lifecycle.INVENTORY.exists():
+                raise LabError("no lab inventory: run `python -m lab up` first")
+            print(lifecycle.INVENTORY)
     except LabError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """caje: MariaDB with the 2.4.0 schema and data, user `sakai` (ALL on sakai.*, no SUPER).
 
-The first `up` loads the APP helper's seed and keeps a copy of the stopped datadir
+The first `up` loads the seed (lab/db) and keeps a copy of the stopped datadir
 (STATE/hosts/caje/mysql-pristine); `reset` puts that copy back, which is faster than reloading.
 The lab's own statements go in as root over the unix socket, through stdin: no password is ever on
 a command line.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from lab import hosts, netns, pki
+from lab import db, hosts, netns, pki
 from lab.config import BACKUP_DIR, LabError, LabHost
 
 SOCKET = "/run/mysqld/mysqld.sock"
@@ -108,8 +108,6 @@ def ensure(host: LabHost, rows: int) -> None:
     if pristine.exists():
         start(host)
         return
-    from lab import db  # the APP helper's seed writer
-
     # Empty the datadir, not replace it: caje's /var/lib/mysql is a bind mount of this very folder.
     subprocess.run(["find", str(datadir), "-mindepth", "1", "-delete"], check=True)
     netns.sh(

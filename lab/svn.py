@@ -4,7 +4,7 @@
     https://mware.ucdavis.edu/svn/ucd-sakai/sakai/tags/sakai_2-4-x-prod-003   (2.4.1)
 
 apache2 runs from the lab's own config (STATE/hosts/mware/apache2.conf), not the machine's
-/etc/apache2; the repository is imported once from the APP helper's release trees.
+/etc/apache2; the repository is imported once from the release trees that lab/app writes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from lab import hosts, netns, pki
+from lab import app, hosts, netns, pki
 from lab.config import RELEASES, LabError, LabHost
 
 MODULES = "/usr/lib/apache2/modules"
@@ -29,8 +29,6 @@ def ensure_repo(host: LabHost) -> None:
     done = host.dir / "svn" / ".imported"
     if done.exists():
         return
-    from lab import app  # the APP helper's release writer
-
     shutil.rmtree(host.dir / "svn", ignore_errors=True)
     repo(host).parent.mkdir(parents=True)
     subprocess.run(["svnadmin", "create", str(repo(host))], check=True)

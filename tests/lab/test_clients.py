@@ -53,7 +53,7 @@ def test_exec_runs_inside_the_host(lab):
     assert config.chosen(None, None).address("caje") + "/24" in out.stdout
 
 
-def test_portal_over_https_8443_from_an_admin_workstation(lab):
+def test_each_node_serves_its_2_4_0_portal_over_https_by_name_and_address(lab):
     for node in APP:
         out = lab.exec("adminws1", f"curl -sS --fail --cacert {CA} https://{node}:8443/portal")
         assert "Sakai 2.4.0" in out.stdout
@@ -77,11 +77,11 @@ def test_the_operator_reaches_health_with_the_ca_bundle(lab):
 def test_before_the_window_the_public_reaches_the_app(lab):
     out = lab.exec("public", f"curl -sS --fail --cacert {CA} https://stubing:8443/portal")
     assert "Sakai 2.4.0" in out.stdout
-    for node in APP:  # no maintenance firewall yet: that is the runbook's job
+    for node in APP:  # before the window: no maintenance firewall (the runbook's)
         assert lab.ssh(node, "iptables-save -t nat | grep -c '^-A'").stdout.strip() == "0"
 
 
-def test_maintenance_page_on_8089(lab):
+def test_the_maintenance_page_on_8089_answers_503_with_retry_after(lab):
     for node in APP:
         out = lab.exec("public", f"curl -sS -i --cacert {CA} https://{node}:8089/portal")
         assert out.stdout.startswith("HTTP/1.1 503")
@@ -153,7 +153,7 @@ def test_svn_tags_from_an_app_node(lab):
     assert write.returncode != 0 and "forbidden" in write.stderr.lower()
 
 
-def test_smtp_round_trip(lab):
+def test_mail_to_the_smtp_host_is_kept_with_its_envelope(lab):
     token = uuid.uuid4().hex
     message = f"From: runbook@smartsite.lab\r\nSubject: lab test {token}\r\n\r\nbody {token}\r\n"
     lab.exec(
@@ -188,7 +188,7 @@ sys.exit(0 if sent else 1)
 """
 
 
-def test_irc_round_trip(lab):
+def test_a_message_to_the_channel_reaches_the_channel_log(lab):
     token = uuid.uuid4().hex
     python = config.VENV_PYTHON
     lab.exec("adminws2", f"{python} - {token}", input=IRC_CLIENT, timeout=30)
@@ -212,10 +212,12 @@ def test_unknown_host_is_a_one_line_error(lab):
     assert out.stderr.strip().count("\n") == 0 and "stubing" in out.stderr
 
 
-def test_inventory_of_the_lab_as_built(lab):
+def test_the_lab_names_its_own_inventory_which_the_runbook_reads_like_lab_yml(lab):
     from runbooklib.inventory import Inventory
 
-    built = Inventory.load(lab.state / "inventory.yml")
+    path = lab.cli("inventory").stdout.strip()
+    assert path == str(lab.state / "inventory.yml")
+    built = Inventory.load(path)
     given = Inventory.load(lab.inventory)
     assert [h.name for h in built.group("app")] == [h.name for h in given.group("app")]
     assert {n: h.address for n, h in built.hosts.items()} == {

@@ -54,7 +54,7 @@ def portal_answers(lab, node: str) -> bool:
     return out.returncode == 0 and "Sakai 2.4.0" in out.stdout
 
 
-def test_sshd_down(lab):
+def test_sshd_down_cuts_ssh_to_that_host_only_until_cleared(lab):
     assert lab.ssh("walton", "true").returncode == 0  # a warm ControlMaster exists now
     lab.cli("fault", "sshd-down", "walton")
     assert lab.ssh("walton", "true").returncode == 255
@@ -74,7 +74,7 @@ def test_port_squat_keeps_tomcat_off_8443(lab):
     assert portal_answers(lab, "stubing")
 
 
-def test_startup_error_at_next_start(lab):
+def test_startup_error_logs_an_error_at_the_next_start_until_cleared(lab):
     lab.cli("fault", "startup-error", "walton")
     assert "ERROR" in restart_tomcat(lab, "walton")
     lab.cli("fault", "clear")
@@ -92,7 +92,7 @@ def test_db_read_only_refuses_the_sakai_user(lab):
     assert lab.ssh("caje", ddl).returncode == 0
 
 
-def test_backup_disk_full(lab):
+def test_backup_disk_full_refuses_a_write_to_the_backup_folder_until_cleared(lab):
     write = (
         "dd if=/dev/zero of=/var/backups/sakai/probe bs=1M count=1 status=none; rc=$?;"
         " rm -f /var/backups/sakai/probe; exit $rc"

@@ -11,6 +11,8 @@ import os
 import shutil
 import subprocess
 
+import yaml
+
 from lab import config, lifecycle, netns
 
 
@@ -109,7 +111,7 @@ def test_overlapping_subnet_is_refused_before_anything_is_touched(lab):
     assert (anchor_pids(), machine_network(), (lab.state / "lab.json").read_text()) == before
 
 
-def test_up_over_a_stale_lab(lab):
+def test_up_remakes_a_namespace_deleted_by_hand_and_a_killed_sshd(lab):
     walton = lab.state / "hosts/walton/run/sshd.pid"
     os.kill(int(walton.read_text()), 9)  # the lab's own sshd, by its PID
     old_caje = anchor_pids()["caje"]
@@ -121,7 +123,7 @@ def test_up_over_a_stale_lab(lab):
     assert lab.ssh("caje", "mariadb -N -e 'SELECT COUNT(*) FROM SAKAI_USER'").returncode == 0
 
 
-def test_up_over_a_lab_whose_state_folder_was_removed(lab):
+def test_up_ends_a_lab_whose_state_folder_was_removed_and_builds_anew(lab):
     # A killed run whose state folder is gone: namespaces and processes remain, nothing is known,
     # and their private mounts point at deleted folders. `up` ends them and builds from nothing.
     old = anchor_pids()
@@ -129,6 +131,25 @@ def test_up_over_a_lab_whose_state_folder_was_removed(lab):
     lab.cli("up")
     assert healthy(lab)
     assert not any(netns.alive(p) for pids in old.values() for p in pids)
+
+
+def test_a_lab_resized_to_three_nodes_and_back_writes_its_own_inventory(lab):
+    lab_yml = (config.REPO / "inventories" / "lab.yml").read_text()
+
+    def app_hosts() -> list[str]:
+        data = yaml.safe_load(lifecycle.INVENTORY.read_text())
+        return list(data["all"]["children"]["app"]["hosts"])
+
+    grown = lab.cli("up", "--app-nodes", "3", timeout=900)
+    assert f"inventory of this lab (3 app nodes): {lifecycle.INVENTORY}" in grown.stdout
+    assert healthy(lab)
+    assert lab.ssh("app3", "hostname").stdout.strip() == "app3"
+    assert app_hosts() == ["stubing", "walton", "app3"]
+    lab.cli("up", "--app-nodes", "2")
+    assert healthy(lab)
+    assert config.NS_PREFIX + "app3" not in netns.namespaces()
+    assert app_hosts() == ["stubing", "walton"]
+    assert (config.REPO / "inventories" / "lab.yml").read_text() == lab_yml
 
 
 def test_down_leaves_nothing_and_up_brings_it_back(lab):

@@ -1,10 +1,15 @@
-"""`python -m lab rehearse`: a full rehearsal of the window against the lab.
+"""`python -m runbooklib.rehearse` (`make rehearse`): a full rehearsal of the window on the lab.
 
-    lab up (when it is not healthy), lab reset (the pre-upgrade state), then
+    python -m lab up       (when `python -m lab status` says the lab is not healthy)
+    python -m lab reset    (the pre-upgrade state)
     pytest runbook/ -k upgrade --operator rehearsal --approve all
     pytest checks/
-and where the two reports are. Exit 0 only when both passed. Extra arguments go to both pytest
-runs (e.g. `-x`, `--inventory inventories/lab.yml`).
+then where the two reports are. Exit 0 only when both passed. Extra arguments go to both pytest
+runs (e.g. `-x`, `--inventory inventories/lab.yml`). When the lab was brought up with another
+number of app nodes than inventories/lab.yml lists, the rehearsal uses the inventory that the lab
+wrote for itself (`python -m lab inventory` prints its path), so that every node is upgraded.
+
+The runbook drives the lab through its command line; the lab knows nothing of the runbook.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import sys
 import time
 from pathlib import Path
 
+from runbooklib.inventory import Inventory
+
 REPO = Path(__file__).resolve().parents[1]
 REPORTS = REPO / "reports"
+LAB_INVENTORY = REPO / "inventories" / "lab.yml"
 
 
 def _run(title: str, argv: list[str]) -> int:
@@ -29,6 +37,21 @@ def _new_reports(since: float, procedure: str) -> list[Path]:
     )
 
 
+def _inventory_args(lab: list[str], args: list[str]) -> list[str]:
+    """`--inventory` of the lab's own inventory when its app nodes differ from lab.yml's."""
+    if any(a == "--inventory" or a.startswith("--inventory=") for a in args):
+        return []
+    found = subprocess.run([*lab, "inventory"], cwd=REPO, capture_output=True, text=True)
+    if found.returncode != 0:
+        return []
+    built = Path(found.stdout.strip())
+    nodes = [h.name for h in Inventory.load(built).group("app")]
+    if nodes == [h.name for h in Inventory.load(LAB_INVENTORY).group("app")]:
+        return []
+    print(f"rehearse: the lab has {len(nodes)} app nodes: using its inventory {built}")
+    return ["--inventory", str(built)]
+
+
 def rehearse(args: list[str]) -> int:
     python = sys.executable
     lab = [python, "-m", "lab"]
@@ -39,6 +62,7 @@ def rehearse(args: list[str]) -> int:
     if _run("lab reset (pre-upgrade state)", [*lab, "reset"]) != 0:
         print("rehearse: the lab could not be reset; see above")
         return 1
+    args = [*_inventory_args(lab, args), *args]
     started = time.time()
     pytest = [python, "-m", "pytest", "-p", "no:cacheprovider"]
     upgrade = _run(
@@ -63,3 +87,7 @@ def rehearse(args: list[str]) -> int:
     ok = upgrade == 0 and checks == 0
     print(f"rehearsal {'PASSED' if ok else 'FAILED'}: upgrade exit {upgrade}, checks exit {checks}")
     return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(rehearse(sys.argv[1:]))

@@ -1,0 +1,70 @@
+"""The inventory a lab of any size writes for itself (no lab needed): made from
+inventories/lab.yml, whose groups, names and variables it keeps, with the running app nodes."""
+
+import ipaddress
+from pathlib import Path
+
+import yaml
+
+from lab import lifecycle
+from lab.config import Lab
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_YML = (REPO / "inventories" / "lab.yml").read_text()
+
+
+def built(app_nodes: int, text: str = LAB_YML, subnet: str = "198.51.100.0/24") -> dict:
+    lab = Lab(ipaddress.ip_network(subnet), app_nodes)
+    return yaml.safe_load(lifecycle.inventory_for(lab, text))
+
+
+def test_eight_nodes_replace_the_app_group_and_keep_everything_else():
+    given, found = yaml.safe_load(LAB_YML), built(8)
+    app = found["all"]["children"]["app"]["hosts"]
+    assert list(app) == ["stubing", "walton"] + [f"app{i}" for i in range(3, 9)]
+    assert app["stubing"].get("head") is True
+    assert not any(v.get("head") for n, v in app.items() if n != "stubing")
+    assert app["app8"]["ansible_host"] == "198.51.100.18"
+    assert found["all"]["vars"] == given["all"]["vars"]
+    others = {k: v for k, v in found["all"]["children"].items() if k != "app"}
+    assert others == {k: v for k, v in given["all"]["children"].items() if k != "app"}
+
+
+def test_a_renamed_group_and_host_vars_carry_over():
+    text = LAB_YML.replace(
+        "        public:\n          hosts:\n            public:",
+        "        outside:\n          hosts:\n            outsider:",
+    )
+    text = text.replace(
+        "walton: {ansible_host: 198.51.100.12}",
+        "walton: {ansible_host: 198.51.100.12, ansible_user: root}",
+    )
+    found = built(3, text)
+    vantage = found["all"]["children"]["vantage"]["children"]
+    assert "outside" in vantage and "outsider" in vantage["outside"]["hosts"]
+    assert "public" not in vantage
+    assert found["all"]["children"]["app"]["hosts"]["app3"] == {
+        "ansible_host": "198.51.100.13",
+        "ansible_user": "root",
+    }
+
+
+def test_addresses_move_to_the_lab_subnet():
+    found = built(2, subnet="203.0.113.0/24")
+    assert found["all"]["vars"]["lab_subnet"] == "203.0.113.0/24"
+    assert found["all"]["children"]["db"]["hosts"]["caje"]["ansible_host"] == "203.0.113.21"
+    assert "198.51.100." not in yaml.safe_dump(found)
+
+
+def test_writing_the_lab_inventory_leaves_inventories_lab_yml_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(lifecycle, "INVENTORY", tmp_path / "inventory.yml")
+    lifecycle.write_inventory(Lab(ipaddress.ip_network("198.51.100.0/24"), 4))
+    assert (REPO / "inventories" / "lab.yml").read_text() == LAB_YML
+    assert (
+        len(
+            yaml.safe_load((tmp_path / "inventory.yml").read_text())["all"]["children"]["app"][
+                "hosts"
+            ]
+        )
+        == 4
+    )
