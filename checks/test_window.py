@@ -36,7 +36,4 @@ def test_jmx_9000_allow_list_only(inventory):
 def test_surface_only_declared_ports(inventory):
     """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
     lets that host reach in maintenance mode; no listener on an undeclared port."""
-    failures = in_parallel(
-        app_nodes(inventory), lambda n: surface.assert_surface(inventory, n, "maintenance")
-    )
-    assert not failures, "; ".join(failures)
+    surface.assert_surfaces(inventory, app_nodes(inventory), "maintenance")

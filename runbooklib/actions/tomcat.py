@@ -15,7 +15,7 @@ import time
 
 from runbooklib.actions import known_issues
 from runbooklib.actions.common import ActionError, Outcome, q
-from runbooklib.remote import Host
+from runbooklib.remote import CommandFailed, Host
 from runbooklib.transcript import transcript, verification
 
 STARTUP_LINE = "Server startup in"
@@ -23,6 +23,8 @@ STARTUP_LINE = "Server startup in"
 BANNER = "org.apache.catalina.startup.VersionLoggerListener.log Server version name:"
 PROBLEM = r"ERROR|SEVERE|Exception"
 OFFSET_FILE = "logs/.runbook-start-offset"
+# Exit status of the log scan when no start offset was recorded.
+NO_OFFSET = 3
 # Shown at most when a start fails: enough to diagnose, short enough to read.
 SHOW_LINES = 20
 
@@ -115,19 +117,21 @@ def _offset(host: Host, marker: str) -> int:
 def _since(marker: str, log: str, latest: bool = False) -> str:
     """Shell: what catalina.out holds since the recorded offset (from 0 if it was rotated).
 
-    latest: or since Tomcat's last startup banner when that is later, because a start outside
-    the runbook (a reboot, a colleague) does not move our marker.
+    latest: or since Tomcat's last startup banner after that offset, because a restart outside
+    the runbook (a reboot, a colleague) does not move our marker. Only the part after the
+    offset is ever read (`tail -c +N` seeks), so an old log of any size costs nothing.
     """
+    since = "tail -c +$((o + 1)) " + q(log)
     banner = ""
     if latest:
         banner = (
-            f"b=$(grep -b -F {q(BANNER)} {q(log)} | tail -n 1 | cut -d: -f1); "
-            '[ -n "$b" ] && [ "$b" -gt "$o" ] && o=$b; '
+            f"b=$({since} | grep -b -F {q(BANNER)} | tail -n 1 | cut -d: -f1); "
+            '[ -n "$b" ] && o=$((o + b)); '
         )
     return (
         f"o=$(cat {q(marker)} 2>/dev/null || echo 0); "
         f"s=$(stat -c %s {q(log)} 2>/dev/null || echo 0); "
-        f'[ "$s" -lt "$o" ] && o=0; {banner}tail -c +$((o + 1)) {q(log)}'
+        f'[ "$s" -lt "$o" ] && o=0; {banner}{since}'
     )
 
 
@@ -147,12 +151,27 @@ def _wait_startup(host: Host, marker: str, log: str, bound: int) -> None:
 
 
 def problem_lines(host: Host, latest: bool = False) -> list[str]:
-    """ERROR/SEVERE/Exception lines catalina.out got since the last start (scanned on the node)."""
+    """ERROR/SEVERE/Exception lines catalina.out got since the last start (scanned on the node).
+
+    No recorded offset is an error, not a scan of the whole log: that would read every old
+    start's errors (and all of a big log) as this start's.
+    """
     marker = f"{host.vars['tomcat_base']}/{OFFSET_FILE}"
+    log = host.vars["catalina_out"]
     out = host.probe(
-        f"{_since(marker, host.vars['catalina_out'], latest)} | grep -E {q(PROBLEM)} || true"
-    ).stdout
-    return [line for line in out.splitlines() if line.strip()]
+        f"test -f {q(marker)} || exit {NO_OFFSET}; "
+        f"{{ {_since(marker, log, latest)}; }} | grep -E {q(PROBLEM)} || true",
+        check=False,
+    )
+    if out.rc == NO_OFFSET:
+        raise ActionError(
+            f"{host}: no {marker}: this Tomcat start was not recorded, so the part of {log} it "
+            f"wrote is unknown; restart Tomcat with the runbook (tomcat.start records it), or "
+            f"check only what comes next: `stat -c %s {log} > {marker}` on the node"
+        )
+    if out.rc != 0:
+        raise CommandFailed(out)
+    return [line for line in out.stdout.splitlines() if line.strip()]
 
 
 def scan(host: Host, known: list[known_issues.KnownIssue], start: str = "any", latest=False):
