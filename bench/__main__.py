@@ -37,6 +37,16 @@ def lab_lock(take: bool):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def attempt(name: str, measure, *args) -> list[harness.Entry]:
+    """The entries `measure(*args)` returns; a measure that fails is reported, not fatal."""
+    try:
+        found = measure(*args)
+    except Exception as exc:  # noqa: BLE001 - one broken measure must not lose the others
+        first = (str(exc).strip().splitlines() or [repr(exc)])[0]
+        return [harness.not_measured(name, f"failed: {type(exc).__name__}: {first[:150]}")]
+    return list(found) if isinstance(found, (list, tuple)) else [found]
+
+
 def reset() -> None:
     done = measures.lab("reset")
     if done.returncode != 0:
@@ -71,16 +81,16 @@ def main() -> int:
         reset()
         try:
             if "P1" in only:
-                entries.append(measures.p1_command(inv, args.rounds))
+                entries += attempt("P1 remote command", measures.p1_command, inv, args.rounds)
             if "P3" in only:
-                upgrade, fallback, go = measures.p3_procedures(inv, work)
-                entries += [upgrade, go, fallback] if "P1" in only else [upgrade, fallback]
+                found = attempt("P3 upgrade and fallback", measures.p3_procedures, inv, work)
+                entries += [e for e in found if "P1" in only or not e.name.startswith("P1")]
             elif "P1" in only:
-                entries.append(measures.p1_go_no_go(inv, work, "fallback"))
+                entries += attempt("P1 go/no-go", measures.p1_go_no_go, inv, work, "fallback")
             if "P5" in only:
-                entries.append(measures.p5_catalina(inv, args.log_gb, args.rounds))
+                entries += attempt("P5", measures.p5_catalina, inv, args.log_gb, args.rounds)
             if "P4" in only:
-                entries.append(measures.p4_database(inv, args.db_gb))
+                entries += attempt("P4", measures.p4_database, inv, args.db_gb)
             if "P2" in only:
                 if not measures.p2_supported():
                     entries.append(harness.not_measured("P2 scale", "needs lab up --app-nodes"))
@@ -89,7 +99,7 @@ def main() -> int:
                         harness.not_measured("P2 scale", "run with --scale (rebuilds the lab)")
                     )
                 else:
-                    entries += measures.p2_scale(args.inventory, work)
+                    entries += attempt("P2 scale", measures.p2_scale, args.inventory, work)
         finally:
             for host in inv.hosts.values():
                 host.disconnect()

@@ -173,7 +173,7 @@ def floor_parts(cmds: list[dict], *, copy: str) -> dict:
     }
 
 
-def p3_procedures(inv: Inventory, work: Path) -> tuple[Entry, Entry, dict]:
+def p3_procedures(inv: Inventory, work: Path) -> tuple[Entry, Entry, Entry]:
     """Upgrade, go/no-go after it (P1), fallback: each against its unavoidable parts."""
     base = ["--operator", "bench", "--approve", "all"]
     up = pytest_run(["runbook/", "-k", "upgrade", *base], work / "upgrade")
@@ -196,7 +196,7 @@ def p3_procedures(inv: Inventory, work: Path) -> tuple[Entry, Entry, dict]:
                 detail={"floor_parts": parts, "rc": run["rc"], "last": run["last"]},
             )
         )
-    return entries[0], entries[1], go
+    return entries[0], go, entries[1]
 
 
 # --- P4 ------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ RAW = """set -e -o pipefail
 f={dump}
 mariadb-dump --single-transaction --routines --triggers --events --hex-blob {db} | gzip -1 > $f
 d=$(mktemp -d)
-stop() { mariadb-admin --no-defaults --socket=$d/sock shutdown >/dev/null 2>&1 || true; }
+stop() {{ mariadb-admin --no-defaults --socket=$d/sock shutdown >/dev/null 2>&1 || true; }}
 trap 'stop; rm -rf "$d" $f' EXIT
 mariadb-install-db --no-defaults --datadir="$d/data" --user=root --skip-test-db >/dev/null 2>&1
 mariadbd --no-defaults --datadir="$d/data" --socket="$d/sock" --pid-file="$d/pid" --user=root \\
