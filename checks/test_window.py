@@ -36,5 +36,4 @@ def test_jmx_9000_allow_list_only(inventory, hosts):
 def test_surface_only_declared_ports(inventory, hosts):
     """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
     lets that host reach in maintenance mode; no listener on an undeclared port."""
-    failures = in_parallel(hosts, lambda n: surface.assert_surface(inventory, n, "maintenance"))
-    assert not failures, "; ".join(failures)
+    surface.assert_surfaces(inventory, hosts, "maintenance")

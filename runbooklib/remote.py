@@ -1,4 +1,4 @@
-"""Hosts of an inventory, reached over SSH with testinfra's ssh backend, every command bounded.
+"""Hosts of an inventory, reached over one SSH connection each, every command bounded.
 
     >>> host = Host("stubing", "198.51.100.11", ssh_config="/var/lib/smartsite-lab/ssh/cfg")
     >>> host.run("systemctl is-active tomcat", changes=False).stdout
@@ -7,20 +7,33 @@
     True
 
 `run(..., changes=True)` is an action: in check mode (`host.check_mode`, set by --dry-run) it is
-recorded and not run. `changes=False` is a
-read-only probe and always runs. Every command gets a bound, enforced on the host with coreutils'
-`timeout` because testinfra's `run()` has none of its own; ssh's ServerAlive options bound a dead
-link. `run(..., stdin=bytes)` feeds the command's standard input over the same ssh (testinfra's
-`run()` has no stdin): file contents never appear on a command line, where the host's process
-list and testinfra's DEBUG log would show them.
+recorded and not run. `changes=False` is a read-only probe and always runs.
+
+Commands go to a persistent `bash` on the host (`Shell`), over the ssh_config's ControlMaster:
+a warm command costs one round trip, not an ssh start. Each command is framed: it runs as
+`timeout --kill-after=5 T sh -c CMD` (the bound enforced on the host), then the shell prints a
+marker unique to that command with its exit status on stdout, and the marker on stderr, which
+is how the reader knows where its output ends; stdout and stderr stay separate. A command reads
+/dev/null, never the shell's own input. `run(..., stdin=bytes)` feeds exactly those bytes to the
+command over the same connection (`head -c N`, whose input is the shell's: bash reads its script
+one byte at a time from a pipe, so it never swallows them): file contents and secrets never
+appear on a command line, where the host's process list would show them. A host used by several
+threads at once gets one shell per thread (all over the same connection). A shell that timed
+out or lost its connection is closed; the next command opens a new one, and a read-only probe
+that found its idle connection dead is tried once more on a fresh one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import selectors
 import shlex
 import subprocess
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -32,6 +45,9 @@ from runbooklib.transcript import transcript
 DEFAULT_TIMEOUT = 60
 # Exit codes of coreutils' timeout: 124 the bound passed, 137 it had to SIGKILL after --kill-after.
 TIMED_OUT = (124, 137)
+# What the local side waits beyond a command's own bound (timeout's --kill-after, then the link).
+GRACE = 15
+SHELL = "exec bash --noprofile --norc"
 
 
 @dataclass
@@ -68,6 +84,108 @@ class CommandTimeout(Exception):
         super().__init__(f"{host}: `{command}` did not finish within {bound:g}s and was stopped")
 
 
+class ShellLost(Exception):
+    """The shell's connection ended before the command's end marker."""
+
+    def __init__(self, why: str, silent: bool):
+        super().__init__(why)
+        # Nothing at all came back: the command may never have reached the host.
+        self.silent = silent
+
+
+def frame(command: str, marker: str, timeout: float, stdin_size: int | None) -> bytes:
+    """The line the shell runs for `command`: bounded on the host, then the end markers."""
+    bounded = f"timeout --kill-after=5 {timeout:g} sh -c {shlex.quote(command)}"
+    if stdin_size is None:
+        run = f"{bounded} </dev/null"
+    else:
+        # `cat` drains what the command left unread, so head always takes exactly the payload
+        # and no byte of it is ever read by the shell as a command.
+        run = f"head -c {stdin_size} | ({bounded}; r=$?; cat >/dev/null; exit $r)"
+    return f"{run}; printf '\\n%s %d\\n' {marker} $?; printf '\\n%s\\n' {marker} >&2\n".encode()
+
+
+def unframe(stdout: bytes, stderr: bytes, marker: str) -> tuple[int, bytes, bytes] | None:
+    """(rc, stdout, stderr) of a framed command once both markers arrived, else None."""
+    out = re.search(b"\n" + marker.encode() + rb" (\d+)\n", stdout)
+    at = stderr.find(b"\n" + marker.encode() + b"\n")
+    if out is None or at < 0:
+        return None
+    return int(out.group(1)), stdout[: out.start()], stderr[:at]
+
+
+class Shell:
+    """One long-lived bash on a host (`argv` starts it), running one framed command at a time."""
+
+    def __init__(self, argv: list[str]):
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a ^C at the terminal reaches the runbook, not the shell
+        )
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            os.set_blocking(pipe.fileno(), False)
+        self.used = False
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        if self.alive:
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            pipe.close()
+
+    def run(
+        self, command: str, timeout: float, stdin: bytes | None = None
+    ) -> tuple[int, bytes, bytes]:
+        """Run `command`; (rc, stdout, stderr). Raises TimeoutError past `timeout` + GRACE and
+        ShellLost when the connection ends first; the shell is then unusable (close it)."""
+        marker = f"__runbook_end_{uuid.uuid4().hex}"
+        pending = frame(command, marker, timeout, None if stdin is None else len(stdin))
+        pending += stdin or b""
+        self.used = True
+        got = {self.proc.stdout.fileno(): bytearray(), self.proc.stderr.fileno(): bytearray()}
+        deadline = time.monotonic() + timeout + GRACE
+        with selectors.DefaultSelector() as sel:
+            for fd in got:
+                sel.register(fd, selectors.EVENT_READ)
+            sel.register(self.proc.stdin.fileno(), selectors.EVENT_WRITE)
+            writing = True
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(command)
+                for key, _ in sel.select(left):
+                    fd = key.fd
+                    if fd not in got:
+                        try:
+                            pending = pending[os.write(fd, pending) :]
+                        except BrokenPipeError:
+                            pending = b""
+                        if not pending and writing:
+                            sel.unregister(fd)
+                            writing = False
+                        continue
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        silent = not any(got.values())
+                        tail = bytes(got[self.proc.stderr.fileno()])[-300:]
+                        raise ShellLost(tail.decode(errors="replace").strip(), silent)
+                    got[fd] += chunk
+                    done = unframe(
+                        bytes(got[self.proc.stdout.fileno()]),
+                        bytes(got[self.proc.stderr.fileno()]),
+                        marker,
+                    )
+                    if done:
+                        return done
+
+
 @dataclass
 class Host:
     name: str
@@ -78,6 +196,10 @@ class Host:
     user: str = "root"
     # Ansible's check mode: commands that change the host are recorded, not run.
     check_mode: bool = False
+    _idle: list[Shell] = field(default_factory=list, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -91,6 +213,58 @@ class Host:
             ssh_identity_file=self.identity_file,
             timeout=10,
         )
+
+    def shell_argv(self) -> list[str]:
+        """How to start this host's shell: ssh with the inventory's ssh_config (its ControlMaster
+        makes every shell of the host share one connection), or a local bash for Ansible's
+        `ansible_connection: local`."""
+        if self.vars.get("ansible_connection") == "local":
+            return ["bash", "-c", SHELL]
+        argv = ["ssh", *(["-F", self.ssh_config] if self.ssh_config else [])]
+        argv += ["-i", self.identity_file] if self.identity_file else []
+        argv += ["-o", f"User={self.user}", "-o", "ConnectTimeout=10", "-o", "BatchMode=yes"]
+        argv += ["-o", "ControlMaster=auto", "-o", "ControlPersist=60s"]
+        argv += ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+        return [*argv, "-T", self.address, SHELL]
+
+    def _shell(self) -> Shell:
+        with self._lock:
+            while self._idle:
+                shell = self._idle.pop()
+                if shell.alive:
+                    return shell
+                shell.close()
+        return Shell(self.shell_argv())
+
+    def _give_back(self, shell: Shell) -> None:
+        with self._lock:
+            self._idle.append(shell)
+
+    def disconnect(self) -> None:
+        """Close the host's idle shells (their connection's master stays, for ControlPersist)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for shell in idle:
+            shell.close()
+
+    def _execute(self, command: str, timeout: float, stdin: bytes | None, retry: bool):
+        shell = self._shell()
+        reused = shell.used
+        try:
+            rc, out, err = shell.run(command, timeout, stdin)
+        except TimeoutError:
+            shell.close()
+            raise CommandTimeout(self.name, transcript.redact(command), timeout) from None
+        except ShellLost as lost:
+            shell.close()
+            if retry and reused and lost.silent:
+                return self._execute(command, timeout, stdin, retry=False)
+            raise HostUnreachable(
+                f"{self.name} ({self.address}): the connection ended during the command: "
+                f"{transcript.redact(str(lost)) or 'no message'}"
+            ) from None
+        self._give_back(shell)
+        return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
     def run(
         self,
@@ -108,21 +282,15 @@ class Host:
         if changes and self.check_mode:
             transcript.command(self.name, shown, dry_run=True, changes=True, **fed)
             return Result(self.name, shown, 0, "", "", 0.0, dry_run=True)
-        bounded = f"timeout --kill-after=5 {timeout:g} sh -c {shlex.quote(command)}"
         started = time.monotonic()
-        try:
-            if stdin is None:
-                out = self.testinfra.run(bounded)
-            else:
-                out = self._ssh(bounded, stdin, timeout + 15)
-        except RuntimeError as exc:  # testinfra's ssh backend raises it when ssh itself fails (255)
-            raise HostUnreachable(f"{self.name} ({self.address}): ssh failed: {exc}") from None
+        # Only a read-only command is tried again: an action's effect would be unknown.
+        rc, out, err = self._execute(command, timeout, stdin, retry=not changes)
         result = Result(
             self.name,
             shown,
-            out.rc,
-            transcript.redact(out.stdout),
-            transcript.redact(out.stderr),
+            rc,
+            transcript.redact(out),
+            transcript.redact(err),
             round(time.monotonic() - started, 3),
         )
         transcript.command(
@@ -141,24 +309,6 @@ class Host:
         if check and result.rc != 0:
             raise CommandFailed(result)
         return result
-
-    def _ssh(self, command: str, stdin: bytes, bound: float) -> subprocess.CompletedProcess:
-        """`command` on the host with `stdin`, by the ssh that testinfra uses (same ssh_config,
-        user, connect timeout and ControlMaster options)."""
-        argv = ["ssh", *(["-F", self.ssh_config] if self.ssh_config else [])]
-        argv += ["-i", self.identity_file] if self.identity_file else []
-        argv += ["-o", f"User={self.user}", "-o", "ConnectTimeout=10", "-o", "BatchMode=yes"]
-        argv += ["-o", "ControlMaster=auto", "-o", "ControlPersist=60s", self.address, command]
-        try:
-            done = subprocess.run(argv, input=stdin, capture_output=True, timeout=bound)
-        except subprocess.TimeoutExpired:
-            raise CommandTimeout(self.name, transcript.redact(command), bound) from None
-        if done.returncode == 255:
-            raise RuntimeError(done.stderr.decode(errors="replace").strip())
-        done.rc = done.returncode
-        done.stdout = done.stdout.decode(errors="replace")
-        done.stderr = done.stderr.decode(errors="replace")
-        return done
 
     def probe(
         self, command: str, *, timeout: float = DEFAULT_TIMEOUT, check: bool = True

@@ -16,7 +16,7 @@ import time
 
 from runbooklib.actions import known_issues
 from runbooklib.actions.common import ActionError, Outcome, q
-from runbooklib.remote import Host
+from runbooklib.remote import CommandFailed, Host
 from runbooklib.transcript import transcript, verification
 
 STARTUP_LINE = "Server startup in"
@@ -24,8 +24,13 @@ STARTUP_LINE = "Server startup in"
 BANNER = "org.apache.catalina.startup.VersionLoggerListener.log Server version name:"
 PROBLEM = r"ERROR|SEVERE|Exception"
 OFFSET_FILE = "logs/.runbook-start-offset"
+# Exit status of the log scan when no start offset was recorded.
+NO_OFFSET = 3
 # Shown at most when a start fails: enough to diagnose, short enough to read.
 SHOW_LINES = 20
+# Polls a second while waiting for a start or a stop: a whole second each time added up to
+# seconds of nothing over a rolling upgrade (bench P3).
+POLLS = 5
 
 
 def _pidfile(host: Host) -> str:
@@ -60,8 +65,8 @@ def stop(host: Host, grace: int = 60) -> Outcome:
     # A zombie (dead, not yet reaped by its parent) still answers `kill -0`: count it as gone.
     alive = f"kill -0 {running} 2>/dev/null && ! grep -q '^State:.*Z' /proc/{running}/status"
     out = host.run(
-        f"for i in $(seq {grace}); do "
-        f"{alive} || {{ echo graceful; exit 0; }}; sleep 1; "
+        f"for i in $(seq {grace * POLLS}); do "
+        f"{alive} || {{ echo graceful; exit 0; }}; sleep {1 / POLLS:g}; "
         f"done; kill -9 {running}; sleep 1; echo forced",
         timeout=grace + 20,
     ).stdout.strip()
@@ -125,29 +130,31 @@ def _offset(host: Host, marker: str) -> int:
 def _since(marker: str, log: str, latest: bool = False) -> str:
     """Shell: what catalina.out holds since the recorded offset (from 0 if it was rotated).
 
-    latest: or since Tomcat's last startup banner when that is later, because a start outside
-    the runbook (a reboot, a colleague) does not move our marker.
+    latest: or since Tomcat's last startup banner after that offset, because a restart outside
+    the runbook (a reboot, a colleague) does not move our marker. Only the part after the
+    offset is ever read (`tail -c +N` seeks), so an old log of any size costs nothing.
     """
+    since = "tail -c +$((o + 1)) " + q(log)
     banner = ""
     if latest:
         banner = (
-            f"b=$(grep -b -F {q(BANNER)} {q(log)} | tail -n 1 | cut -d: -f1); "
-            '[ -n "$b" ] && [ "$b" -gt "$o" ] && o=$b; '
+            f"b=$({since} | grep -b -F {q(BANNER)} | tail -n 1 | cut -d: -f1); "
+            '[ -n "$b" ] && o=$((o + b)); '
         )
     return (
         f"o=$(cat {q(marker)} 2>/dev/null || echo 0); "
         f"s=$(stat -c %s {q(log)} 2>/dev/null || echo 0); "
-        f'[ "$s" -lt "$o" ] && o=0; {banner}tail -c +$((o + 1)) {q(log)}'
+        f'[ "$s" -lt "$o" ] && o=0; {banner}{since}'
     )
 
 
 def _wait_startup(host: Host, marker: str, log: str, bound: int) -> None:
     pf = _pidfile(host)
     out = host.probe(
-        f"for i in $(seq {bound}); do "
+        f"for i in $(seq {bound * POLLS}); do "
         f"if {_since(marker, log)} | grep -q {q(STARTUP_LINE)}; then echo up; exit 0; fi; "
         f'p=$(cat {q(pf)} 2>/dev/null); if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; '
-        f"then echo died; exit 0; fi; sleep 1; done; echo slow",
+        f"then echo died; exit 0; fi; sleep {1 / POLLS:g}; done; echo slow",
         timeout=bound + 30,
     ).stdout.strip()
     if out != "up":
@@ -157,12 +164,27 @@ def _wait_startup(host: Host, marker: str, log: str, bound: int) -> None:
 
 
 def problem_lines(host: Host, latest: bool = False) -> list[str]:
-    """ERROR/SEVERE/Exception lines catalina.out got since the last start (scanned on the node)."""
+    """ERROR/SEVERE/Exception lines catalina.out got since the last start (scanned on the node).
+
+    No recorded offset is an error, not a scan of the whole log: that would read every old
+    start's errors (and all of a big log) as this start's.
+    """
     marker = f"{host.vars['tomcat_base']}/{OFFSET_FILE}"
+    log = host.vars["catalina_out"]
     out = host.probe(
-        f"{_since(marker, host.vars['catalina_out'], latest)} | grep -E {q(PROBLEM)} || true"
-    ).stdout
-    return [line for line in out.splitlines() if line.strip()]
+        f"test -f {q(marker)} || exit {NO_OFFSET}; "
+        f"{{ {_since(marker, log, latest)}; }} | grep -E {q(PROBLEM)} || true",
+        check=False,
+    )
+    if out.rc == NO_OFFSET:
+        raise ActionError(
+            f"{host}: no {marker}: this Tomcat start was not recorded, so the part of {log} it "
+            f"wrote is unknown; restart Tomcat with the runbook (tomcat.start records it), or "
+            f"check only what comes next: `stat -c %s {log} > {marker}` on the node"
+        )
+    if out.rc != 0:
+        raise CommandFailed(out)
+    return [line for line in out.stdout.splitlines() if line.strip()]
 
 
 def scan(host: Host, known: list[known_issues.KnownIssue], start: str = "any", latest=False):

@@ -1,0 +1,395 @@
+"""The entries of `python -m bench`, P1..P6 of issue 12, each against its floor or peer.
+
+Each function returns `Entry`s; the lab ones need the lab up and /tmp/lab-dev.lock held (the
+harness takes it). Commands the runbook ran are timed from its own journal, so a floor's parts
+are measured in the same run as the whole.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from bench.harness import Entry, not_measured
+from runbooklib.actions import database, tomcat
+from runbooklib.actions.common import app_nodes, in_parallel, q
+from runbooklib.inventory import Inventory
+from runbooklib.remote import Host
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def clock(fn) -> tuple[float, object]:
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+def median_of(fn, rounds: int) -> float:
+    fn()  # warms up; not counted
+    return statistics.median(clock(fn)[0] for _ in range(rounds))
+
+
+def lab(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, "-m", "lab", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def pytest_run(args: list[str], reports: Path, timeout: float = 1800) -> dict:
+    """A runbook or checks run as the operator starts it; its wall time, exit status, last line
+    and journal."""
+    reports.mkdir(parents=True, exist_ok=True)
+    argv = [
+        PYTHON,
+        "-m",
+        "pytest",
+        *args,
+        "--reports",
+        str(reports),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    seconds, done = clock(
+        lambda: subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    )
+    lines = [x for x in done.stdout.splitlines() if x.strip()]
+    journals = sorted(reports.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    return {
+        "seconds": seconds,
+        "rc": done.returncode,
+        "verdict": next((x for x in reversed(lines) if x.startswith(("GO", "NO-GO"))), ""),
+        "last": lines[-1] if lines else "",
+        "journal": journals[-1] if journals else None,
+    }
+
+
+def commands(journal: Path | None) -> list[dict]:
+    if journal is None:
+        return []
+    events = (json.loads(line) for line in journal.read_text().splitlines() if line.strip())
+    return [e for e in events if e.get("event") == "command" and "duration" in e]
+
+
+def step_durations(journal: Path | None) -> dict[str, float]:
+    if journal is None:
+        return {}
+    events = (json.loads(line) for line in journal.read_text().splitlines() if line.strip())
+    return {e["step"]: e["duration"] for e in events if e.get("event") == "step_end"}
+
+
+# --- P1 ------------------------------------------------------------------------------------
+
+
+def p1_command(inv: Inventory, rounds: int) -> Entry:
+    """A warm remote command against the same bounded command run inside the host."""
+    head = app_nodes(inv)[0]
+    n = 50
+    warm = median_of(lambda: [head.probe("true") for _ in range(n)], 3) / n
+    loop = (
+        f"s=$(date +%s%N); for i in $(seq {n}); do timeout --kill-after=5 60 sh -c true "
+        "</dev/null; done; echo $(( $(date +%s%N) - s ))"
+    )
+    inside = statistics.median(
+        int(lab("exec", head.name, "--", "bash", "-c", loop).stdout.split()[-1]) / 1e9 / n
+        for _ in range(rounds)
+    )
+    return Entry(
+        "P1 remote command, warm (vs inside the host)",
+        measured=warm,
+        floor=inside,
+        goal="<= 0.003 s",
+        holds=warm <= 0.003,
+        detail={"commands": n, "host": head.name},
+    )
+
+
+def p1_floor(inv: Inventory) -> dict:
+    """Interpreter start + one parallel round trip per host + one HTTPS request per node."""
+    start = median_of(
+        lambda: subprocess.run([PYTHON, "-c", "pass"], check=True), 3
+    )  # fmt: skip
+    hosts = [h for g in ("app", "db", "vantage") for h in inv.group(g)]
+    trip = median_of(lambda: in_parallel(hosts, lambda h: h.probe("true")), 3)
+    nodes = app_nodes(inv)
+    ca = inv.vars.get("ca_bundle") or True
+
+    def get(node: Host):
+        url = f"https://{node.address}:{node.vars['https_port']}/portal/health"
+        return requests.get(url, verify=ca, timeout=10)
+
+    def https():
+        with ThreadPoolExecutor(len(nodes)) as pool:
+            list(pool.map(get, nodes))
+
+    web = median_of(https, 3)
+    return {"interpreter": start, "round_trip_all_hosts": trip, "https_per_node": web}
+
+
+def p1_go_no_go(inv: Inventory, work: Path, expect: str) -> Entry:
+    run = pytest_run(["checks/", "--expect", expect], work / "checks")
+    floor = p1_floor(inv)
+    total = sum(floor.values())
+    return Entry(
+        f"P1 go/no-go `pytest checks/` (after {expect})",
+        measured=run["seconds"],
+        floor=total,
+        goal="<= 2x floor",
+        holds=run["seconds"] <= 2 * total,
+        detail={
+            "floor_parts": floor,
+            "verdict": run["verdict"],
+            "rc": run["rc"],
+            "checks": step_durations(run["journal"]),
+        },
+    )
+
+
+# --- P3 ------------------------------------------------------------------------------------
+
+
+def floor_parts(cmds: list[dict], *, copy: str) -> dict:
+    """The unavoidable parts of a procedure, from the durations its journal recorded: builds,
+    Tomcat starts (startup.sh and the wait for its startup line) and the database copy."""
+
+    def total(test) -> float:
+        return sum(c["duration"] for c in cmds if test(c["command"]))
+
+    first_copy = next((c["duration"] for c in cmds if copy in c["command"]), 0.0)
+    return {
+        "builds": total(lambda c: "ant -noinput" in c),
+        "tomcat_starts": total(lambda c: "bin/startup.sh" in c or tomcat.STARTUP_LINE in c),
+        "database_copy": first_copy,
+    }
+
+
+def p3_procedures(inv: Inventory, work: Path) -> tuple[Entry, Entry, Entry]:
+    """Upgrade, go/no-go after it (P1), fallback: each against its unavoidable parts."""
+    base = ["--operator", "bench", "--approve", "all"]
+    up = pytest_run(["runbook/", "-k", "upgrade", *base], work / "upgrade")
+    go = p1_go_no_go(inv, work, "upgrade")
+    down = pytest_run(["runbook/", "-k", "fallback", *base], work / "fallback")
+    entries = []
+    for name, run, copy in (
+        ("P3 upgrade (vs builds + starts + db dump)", up, "mariadb-dump"),
+        ("P3 fallback (vs builds + starts + db load)", down, "| mariadb "),
+    ):
+        parts = floor_parts(commands(run["journal"]), copy=copy)
+        floor = sum(parts.values())
+        entries.append(
+            Entry(
+                name,
+                measured=run["seconds"],
+                floor=floor,
+                goal="<= 1.5x floor",
+                holds=run["rc"] == 0 and run["seconds"] <= 1.5 * floor,
+                detail={"floor_parts": parts, "rc": run["rc"], "last": run["last"]},
+            )
+        )
+    return entries[0], go, entries[1]
+
+
+# --- P4 ------------------------------------------------------------------------------------
+
+EVENTS = """CREATE TABLE IF NOT EXISTS SAKAI_EVENT (
+  EVENT_ID BIGINT NOT NULL PRIMARY KEY, EVENT_DATE DATETIME, EVENT VARCHAR(32),
+  REF VARCHAR(255), CONTEXT VARCHAR(255), SESSION_ID VARCHAR(163), EVENT_CODE VARCHAR(1),
+  KEY IE_SAKAI_EVENT_SESSION_ID (SESSION_ID)) ENGINE=InnoDB"""
+# About 200 bytes a row with its index: 5 million rows a GB.
+ROWS_PER_GB = 5_000_000
+BATCH = 500_000
+
+
+def load_events(db: Host, gigabytes: float) -> int:
+    """Sakai-like event rows (SAKAI_EVENT, the table that grows) generated on the db host."""
+    rows = int(gigabytes * ROWS_PER_GB)
+    sql = [EVENTS, "TRUNCATE SAKAI_EVENT"]
+    for first in range(1, rows + 1, BATCH):
+        last = min(first + BATCH - 1, rows)
+        sql.append(
+            "INSERT INTO SAKAI_EVENT SELECT seq, NOW() - INTERVAL seq SECOND, "
+            "ELT(1 + seq % 4, 'content.read', 'site.visit', 'user.login', 'pres.begin'), "
+            "CONCAT('/content/group/site-', seq % 5000, '/file-', seq, '.pdf'), "
+            "CONCAT('site-', seq % 5000), MD5(seq), ELT(1 + seq % 2, 'r', 'm') "
+            f"FROM seq_{first}_to_{last}"
+        )
+    db.run(
+        f"mariadb {q(db.vars['db_name'])}", stdin=(";\n".join(sql) + ";\n").encode(), timeout=7200
+    )
+    return rows
+
+
+RAW = """set -e -o pipefail
+f={dump}
+mariadb-dump --single-transaction --routines --triggers --events --hex-blob {db} | gzip -1 > $f
+d=$(mktemp -d)
+stop() {{ mariadb-admin --no-defaults --socket=$d/sock shutdown >/dev/null 2>&1 || true; }}
+trap 'stop; rm -rf "$d" $f' EXIT
+mariadb-install-db --no-defaults --datadir="$d/data" --user=root --skip-test-db >/dev/null 2>&1
+mariadbd --no-defaults --datadir="$d/data" --socket="$d/sock" --pid-file="$d/pid" --user=root \\
+  --skip-networking >/dev/null 2>&1 &
+for i in $(seq 60); do
+  mariadb-admin --no-defaults --socket=$d/sock ping >/dev/null 2>&1 && break; sleep 0.5
+done
+mariadb --no-defaults --socket=$d/sock -e 'CREATE DATABASE scratch'
+gunzip -c $f | mariadb --no-defaults --socket=$d/sock scratch
+"""
+
+
+def p4_database(inv: Inventory, gigabytes: float) -> Entry:
+    """The runbook's verified backup (dump, then a test restore compared table by table)
+    against the same dump and restore typed by hand."""
+    db = inv.group("db")[0]
+    # Tomcat writes heartbeats: the backup refuses a database that changes under it.
+    in_parallel(app_nodes(inv), tomcat.stop)
+    loaded, rows = clock(lambda: load_events(db, gigabytes))
+    size = database.size_bytes(db)
+    raw, _ = clock(
+        lambda: db.run(
+            "bash",
+            stdin=RAW.format(
+                dump=f"{db.vars['db_backup_dir']}/bench-raw.sql.gz", db=q(db.vars["db_name"])
+            ).encode(),
+            timeout=7200,
+        )
+    )
+    runbook, manifest = clock(lambda: database.dump_verified(db, "bench"))
+    db.run(f"rm -f {q(manifest['backup'])} {q(manifest['backup'])}.json")
+    return Entry(
+        f"P4 db backup+verified restore, {size / 1e9:.2f} GB (vs by hand)",
+        measured=runbook,
+        floor=raw,
+        goal="<= 1.2x raw tools",
+        holds=runbook <= 1.2 * raw,
+        detail={"rows_loaded": rows, "load_seconds": loaded, "database_bytes": size},
+    )
+
+
+# --- P5 ------------------------------------------------------------------------------------
+
+
+def p5_catalina(inv: Inventory, gigabytes: float, rounds: int) -> Entry:
+    """assert_clean_log with `gigabytes` of old log before this start's offset, against none;
+    on the head node, in a scratch folder (the real catalina.out is not touched)."""
+    head = app_nodes(inv)[0]
+    scratch = "/var/tmp/runbook-bench-p5"
+    node = Host(
+        head.name,
+        head.address,
+        vars={**head.vars, "tomcat_base": scratch, "catalina_out": f"{scratch}/logs/catalina.out"},
+        ssh_config=head.ssh_config,
+    )
+    start = f"INFO {tomcat.BANNER} Apache Tomcat\\nINFO Server startup in 900 ms\\n"
+    old = "2007-08-17 12:00:00 ERROR org.sakaiproject.Old failure of an earlier start"
+    size = int(gigabytes * 2**30)
+
+    def prepare(old_bytes: int) -> None:
+        node.run(
+            f"mkdir -p {scratch}/logs && cd {scratch} && "
+            f"yes {q(old)} | head -c {old_bytes} > logs/catalina.out && "
+            f"stat -c %s logs/catalina.out > {tomcat.OFFSET_FILE} && "
+            f"printf {q(start)} >> logs/catalina.out && sync",
+            timeout=600,
+        )
+
+    try:
+        prepare(0)
+        none = median_of(lambda: tomcat.assert_clean_log(node, []), rounds)
+        prepare(size)
+        big = median_of(lambda: tomcat.assert_clean_log(node, []), rounds)
+    finally:
+        node.run(f"rm -rf {scratch}")
+        node.disconnect()
+    return Entry(
+        f"P5 catalina.out check, {gigabytes:g} GB old log (vs none)",
+        measured=big,
+        floor=none,
+        goal="added <= 0.050 s",
+        holds=big - none <= 0.050,
+        detail={"added_seconds": big - none, "old_log_bytes": size},
+    )
+
+
+# --- P6 ------------------------------------------------------------------------------------
+
+
+def p6_engine() -> list[Entry]:
+    """bench/engine_overhead.py (`measure(n_steps) -> dict`) when it exists."""
+    name = "P6 engine overhead per step"
+    if importlib.util.find_spec("bench.engine_overhead") is None:
+        return [not_measured(name, "needs bench/engine_overhead.py (branch journal)")]
+    from bench import engine_overhead
+
+    entries = []
+    for steps in (100, 1000, 2000):
+        got = engine_overhead.measure(steps)
+        measured = got.get("per_step", got.get("measured"))
+        floor = got.get("plain_per_step", got.get("floor"))
+        entries.append(
+            Entry(
+                f"{name}, {steps} steps (vs plain pytest)",
+                measured=measured,
+                floor=floor,
+                goal=got.get("goal", "<= 0.005 s/step, linear"),
+                holds=got.get("holds"),
+                detail=got,
+            )
+        )
+    return entries
+
+
+# --- P2 ------------------------------------------------------------------------------------
+
+
+def p2_supported() -> bool:
+    return "--app-nodes" in lab("up", "--help").stdout
+
+
+def p2_scale(inv_path: str, work: Path) -> list[Entry]:
+    """Go/no-go and upgrade with 2, 4 and 8 app nodes; the lab is put back to 2 afterwards."""
+    found = {}
+    try:
+        for nodes in (2, 4, 8):
+            lab("up", "--app-nodes", str(nodes), timeout=3600)
+            lab("reset")
+            up = pytest_run(
+                ["runbook/", "-k", "upgrade", "--operator", "bench", "--approve", "all"],
+                work / f"scale{nodes}-up",
+            )
+            go = pytest_run(["checks/"], work / f"scale{nodes}-checks")
+            found[nodes] = (go, up)
+    finally:
+        lab("up", "--app-nodes", "2", timeout=3600)
+    entries = []
+    for nodes in (4, 8):
+        go, up = found[nodes]
+        entries.append(
+            Entry(
+                f"P2 go/no-go with {nodes} app nodes (vs 2)",
+                measured=go["seconds"],
+                floor=found[2][0]["seconds"],
+                goal="8 nodes <= 1.3x of 2",
+                holds=go["seconds"] <= 1.3 * found[2][0]["seconds"] if nodes == 8 else None,
+                detail={"verdict": go["verdict"]},
+            )
+        )
+        entries.append(
+            Entry(
+                f"P2 upgrade with {nodes} app nodes (vs 2)",
+                measured=up["seconds"],
+                floor=found[2][1]["seconds"],
+                goal="grows with batches",
+                detail={"rc": up["rc"]},
+            )
+        )
+    return entries
