@@ -114,6 +114,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return  # a refused run: its one ERROR line says why
     text, markup = verdict(terminalreporter, config, exitstatus)
     terminalreporter.write_line(text, **markup)
+    transcript.emit("go_no_go", text=text)  # the channel hears this very line
     session = config.stash.get(_session_key, None)
     if text.startswith("NO-GO") and session is not None and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,5 +1,5 @@
-"""The procedures' own hooks: their inputs checked before any host, a completed upgrade left as
-it is, and an IRC announcement when a step fails.
+"""The procedures' own hooks: their inputs checked before any host, and a completed upgrade left
+as it is. (A halt is announced on IRC by the engine: runbooklib/engine/announce.py.)
 
 The known-issues file and the inventory's inputs (allow-lists, SQL scripts, required variables)
 are validated when the procedure is collected, so bad input stops the run, in one line, before
@@ -12,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from runbooklib.actions import completion, inputs, known_issues, notify, secrets
+from runbooklib.actions import completion, inputs, known_issues, secrets
 from runbooklib.actions.common import ActionError
-from runbooklib.engine.follow import why
 from runbooklib.engine.steps import step_of
 from runbooklib.engine.target import load_inventory
-from runbooklib.transcript import transcript
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWN_ISSUES = REPO / "runbook" / "known-issues.yml"
@@ -52,21 +50,3 @@ def _nothing_left_to_do(request):
         why_done = request.getfixturevalue("upgrade_done")
         if why_done:
             pytest.skip(f"upgrade already complete ({why_done}): nothing to change")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    report = yield  # redacted already (the project's conftest.py)
-    meta = step_of(item)
-    if (
-        meta
-        and report.failed
-        and not item.config.getoption("dry_run")
-        and "inventory" in item.funcargs
-    ):
-        first = transcript.redact(why(report))  # cut to 300 below: redacted whole
-        try:
-            notify.announce(item.funcargs["inventory"], f"step {meta.id} FAILED: {first[:300]}")
-        except Exception as exc:  # noqa: BLE001 - the failure itself must reach the report
-            transcript.note(f"could not announce the failure on IRC: {exc}")
-    return report

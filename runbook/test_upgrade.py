@@ -27,7 +27,6 @@ def test_u01_block_client_access(inventory, hosts):
     Prevent any client access to SmartSite via iptables and redirect clients to a maintenance/outage
     page
     """
-    notify.announce(inventory, "SmartSite maintenance window open: the site shows an outage page")
     access.close_to_public(inventory, hosts)
 
 

@@ -208,7 +208,7 @@ def test_the_upgrade_completes_and_holds_from_outside(tmp_path):
     ]
     assert any("ready to switch iptables" in p.read_text(errors="replace") for p in mails), mails
     irc = (STATE / "irc" / "ucdsakai.log").read_text(errors="replace")
-    assert "maintenance window open" in irc and "open to the public again" in irc
+    assert "upgrade started on lab" in irc and "open to the public again" in irc
     # catalina.out clean since the last start, and everything else: the go/no-go suite says GO.
     checks = pytest_run(["checks/"], tmp_path / "c")
     assert checks.rc == 0 and checks.verdict_line.startswith("GO"), checks.verdict_line
