@@ -1,6 +1,6 @@
 """The seed beside the runbook: each line of the 2007 plan next to the step or sub-step carrying it.
 
-    python -m runbooklib.seedmap    # the seed: ../shared/seed/smartsite-upgrade-plan-2007-08-18.txt
+    python -m runbooklib.seedmap    # the seed: docs/seed/smartsite-upgrade-plan-2007-08-18.txt
     python -m runbooklib.seedmap --seed PLAN.txt --runbook runbook/
 
 Exit status 1, naming the line, when a line of the seed's "Upgrade Process" or "Fallback
@@ -34,7 +34,9 @@ import yaml
 from runbooklib.engine.steps import substeps_of
 
 REPO = Path(__file__).resolve().parents[1]
-SEED = REPO.parent / "shared" / "seed" / "smartsite-upgrade-plan-2007-08-18.txt"
+# The wiki page of 2007, kept in the repo word for word (a copy of ../shared/seed/), so the
+# listing and its test run wherever the repo is cloned.
+SEED = REPO / "docs" / "seed" / "smartsite-upgrade-plan-2007-08-18.txt"
 # Section of the seed -> the procedure that carries it.
 SECTIONS = {"Upgrade Process": "upgrade", "Fallback Procedure (If needed)": "fallback"}
 SECTION_END = "Post Upgrade TODOs:"

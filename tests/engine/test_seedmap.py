@@ -147,6 +147,13 @@ def test_a_seed_command_the_step_does_not_quote_fails(project, capsys):
     assert "not carried: 'mkdir /afs/config/config-2-4-0.bak'" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not seedmap.SEED.is_file(), reason=f"the seed is not at {seedmap.SEED}")
 def test_the_runbook_carries_every_line_of_the_2007_plan(capsys):
     assert seedmap.main([]) == 0, capsys.readouterr().err
+
+
+SHARED_SEED = seedmap.REPO.parent / "shared" / "seed" / seedmap.SEED.name
+
+
+@pytest.mark.skipif(not SHARED_SEED.is_file(), reason=f"no shared seed at {SHARED_SEED}")
+def test_the_repo_keeps_the_seed_word_for_word():
+    assert seedmap.SEED.read_bytes() == SHARED_SEED.read_bytes()
