@@ -66,7 +66,7 @@ def test_an_unexpected_error_at_the_first_start_halts_and_the_fallback_recovers(
     assert steps["u10"] == "passed" and steps["u11"] == "failed"
     assert steps.get("u12") in (None, "skipped")  # halted: never run
     assert "error line(s) in catalina.out since this start" in up.stdout
-    assert "step u11 FAILED" in IRC_LOG.read_text(errors="replace")[len(said) :]
+    assert "SmartSite upgrade HALTED after u11" in IRC_LOG.read_text(errors="replace")[len(said) :]
     fresh.cli("fault", "clear")
     back = run(
         ["runbook/", "-k", "fallback", "--operator", "e2e", "--approve", "all"], tmp_path / "fb"
