@@ -32,9 +32,10 @@ def test_eight_nodes_replace_the_app_group_and_keep_everything_else():
 
 def test_a_renamed_group_and_host_vars_carry_over():
     text = LAB_YML.replace(
-        "        public:\n          hosts:\n            public:",
+        "        outsiders:\n          hosts:\n            public:",
         "        outside:\n          hosts:\n            outsider:",
     )
+    assert text != LAB_YML
     text = text.replace(
         "walton: {ansible_host: 198.51.100.12}",
         "walton: {ansible_host: 198.51.100.12, ansible_user: root}",
@@ -42,7 +43,7 @@ def test_a_renamed_group_and_host_vars_carry_over():
     found = built(3, text)
     vantage = found["all"]["children"]["vantage"]["children"]
     assert "outside" in vantage and "outsider" in vantage["outside"]["hosts"]
-    assert "public" not in vantage
+    assert "outsiders" not in vantage
     assert found["all"]["children"]["app"]["hosts"]["app3"] == {
         "ansible_host": "198.51.100.13",
         "ansible_user": "root",
