@@ -29,10 +29,12 @@ def attr(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-# Long outputs: this many lines from the start and from the end, and a count of the rest.
-HEAD, TAIL = 5, 5
+# Long outputs: this many lines from the start and from the end, and a count of the rest; a
+# line longer than LINE_CHARS is cut (a JSON blob, a classpath).
+HEAD, TAIL = 3, 3
+LINE_CHARS = 160
 # A command longer than this is cut in the middle (a here-document, a long pipeline).
-COMMAND_CHARS = 400
+COMMAND_CHARS = 240
 
 STYLE = """
 .rb { font-family: sans-serif; max-width: 80em; color: #111; }
@@ -259,7 +261,10 @@ def lateness(step: StepView) -> str:
 
 def bounded(text: str) -> str:
     """The text's first and last lines, and how many lines were left out between them."""
-    lines = text.rstrip("\n").splitlines()
+    lines = [
+        line if len(line) <= LINE_CHARS else f"{line[:LINE_CHARS]}... ({len(line)} characters)"
+        for line in text.rstrip("\n").splitlines()
+    ]
     if len(lines) <= HEAD + TAIL + 2:
         return "\n".join(lines)
     left = len(lines) - HEAD - TAIL
