@@ -357,13 +357,24 @@ def p2_scale(inv_path: str, work: Path) -> list[Entry]:
     found = {}
     try:
         for nodes in (2, 4, 8):
-            lab("up", "--app-nodes", str(nodes), timeout=3600)
-            lab("reset")
+            lab("up", "--app-nodes", str(nodes), timeout=3600).check_returncode()
+            lab("reset").check_returncode()
+            # The lab's own inventory lists all its nodes (inventories/lab.yml only two).
+            inventory = ["--inventory", lab("inventory").stdout.strip()]
             up = pytest_run(
-                ["runbook/", "-k", "upgrade", "--operator", "bench", "--approve", "all"],
+                [
+                    "runbook/",
+                    "-k",
+                    "upgrade",
+                    "--operator",
+                    "bench",
+                    "--approve",
+                    "all",
+                    *inventory,
+                ],
                 work / f"scale{nodes}-up",
             )
-            go = pytest_run(["checks/"], work / f"scale{nodes}-checks")
+            go = pytest_run(["checks/", *inventory], work / f"scale{nodes}-checks")
             found[nodes] = (go, up)
     finally:
         lab("up", "--app-nodes", "2", timeout=3600)
