@@ -144,7 +144,7 @@ def p1_go_no_go(inv: Inventory, work: Path, expect: str) -> Entry:
         measured=run["seconds"],
         floor=total,
         goal="<= 2x floor",
-        holds=run["seconds"] <= 2 * total,
+        holds=run["verdict"].startswith("GO") and run["seconds"] <= 2 * total,
         detail={
             "floor_parts": floor,
             "verdict": run["verdict"],
@@ -387,7 +387,12 @@ def p2_scale(inv_path: str, work: Path) -> list[Entry]:
                 measured=go["seconds"],
                 floor=found[2][0]["seconds"],
                 goal="8 nodes <= 1.3x of 2",
-                holds=go["seconds"] <= 1.3 * found[2][0]["seconds"] if nodes == 8 else None,
+                # A quick NO-GO proves nothing about speed: only a GO counts.
+                holds=(
+                    go["verdict"].startswith("GO") and go["seconds"] <= 1.3 * found[2][0]["seconds"]
+                    if nodes == 8
+                    else None
+                ),
                 detail={"verdict": go["verdict"]},
             )
         )
@@ -397,6 +402,7 @@ def p2_scale(inv_path: str, work: Path) -> list[Entry]:
                 measured=up["seconds"],
                 floor=found[2][1]["seconds"],
                 goal="grows with batches",
+                holds=False if up["rc"] != 0 else None,  # a failed upgrade is no figure
                 detail={"rc": up["rc"]},
             )
         )
