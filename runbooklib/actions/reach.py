@@ -108,10 +108,13 @@ def port_state(client: Host, node: Host, port: int) -> str:
     return "unknown"
 
 
-def jmx_probe(client: Host, node: Host, *, login: bool = True) -> Result:
+def jmx_probe(
+    client: Host, node: Host, *, login: bool = True, credentials: str | None = None
+) -> Result:
     """Run the JMX client on `client` against port 9000 of `node` (rc 0: it read serverInfo; 4: the
-    server asked for a password it did not get). With `login`, the client logs in with the
-    inventory's jmx_password_file, which it reads on its own host: never on a command line."""
+    server asked for a password it did not get or refused the one it got). With `login`, the client
+    logs in with `credentials`, a file on its own host (default: the inventory's
+    jmx_password_file), so the password is never on a command line."""
     probe = client.vars["jmx_probe"]
     # A compiled client starts in under a second; `java JmxProbe.java` compiles it at every run
     # (seconds on a busy 2-core host). C1 only and the serial collector: a short-lived client.
@@ -120,7 +123,7 @@ def jmx_probe(client: Host, node: Host, *, login: bool = True) -> Result:
         java = f"java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp {q(folder)} {q(name)}"
     else:
         java = f"java {q(probe)}"
-    login_file = client.vars.get("jmx_password_file") if login else None
+    login_file = (credentials or client.vars.get("jmx_password_file")) if login else None
     creds = ""
     if login_file:
         rest = login_file.removeprefix("~/")
