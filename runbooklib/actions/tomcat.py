@@ -1,6 +1,6 @@
 """Tomcat on an app node: stop, start, and read what this start wrote to catalina.out.
 
-    >>> stop(node)                                   # shutdown.sh, then SIGKILL after a bound
+    >>> stop(node)                                   # SIGTERM, then SIGKILL after a bound
     >>> start(node)                                  # startup.sh, wait for its startup line
     >>> check_start_log(node, known, start="first")  # scan what this start wrote
 
@@ -53,15 +53,16 @@ def _env(host: Host) -> str:
 
 
 def stop(host: Host, grace: int = 60) -> Outcome:
-    """Graceful shutdown; after `grace` seconds the process is killed (the record says so)."""
+    """Graceful shutdown; after `grace` seconds the process is killed (the record says so).
+
+    SIGTERM to the pid Tomcat wrote runs Catalina's own shutdown hook, the same orderly stop as
+    shutdown.sh (connectors paused, webapps stopped), without starting a second JVM to send it:
+    0.4 s against 2.4 s here (bench P3). It is how init systems stop Tomcat.
+    """
     running = pid(host)
     if running is None:
         return Outcome(host, "tomcat stop", False, "not running")
-    host.run(
-        f"{_env(host)} {q(host.vars['tomcat_home'])}/bin/shutdown.sh >/dev/null 2>&1",
-        timeout=30,
-        check=False,
-    )
+    host.run(f"kill -TERM {running}", timeout=30, check=False)
     # A zombie (dead, not yet reaped by its parent) still answers `kill -0`: count it as gone.
     alive = f"kill -0 {running} 2>/dev/null && ! grep -q '^State:.*Z' /proc/{running}/status"
     out = host.run(

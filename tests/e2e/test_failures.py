@@ -124,7 +124,7 @@ def test_a_tomcat_that_ignores_shutdown_is_killed_after_the_bound(fresh):
     node = Inventory.load(REPO / "inventories/lab.yml").host("walton")
     pid = tomcat.pid(node)
     assert pid
-    node.run(f"kill -STOP {pid}")  # a hung JVM: shutdown.sh's request is never served
+    node.run(f"kill -STOP {pid}")  # a hung JVM: its shutdown hook never runs
     outcome = tomcat.stop(node, grace=5)
     assert outcome.changed and "forced" in outcome.detail
     assert tomcat.pid(node) is None
