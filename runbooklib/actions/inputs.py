@@ -54,7 +54,7 @@ def check(inventory: Inventory, repo: Path) -> None:
         try:
             batches([], v["serial"])
         except ActionError as exc:
-            raise ActionError(f"{where}: {exc} under all.vars") from None
+            raise ActionError(f"{where}: all.vars.{exc}") from None
     for var in ("allow_8443", "allow_9000"):
         try:
             firewall.allow_list(v.get(var), var)

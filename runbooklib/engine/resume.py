@@ -3,7 +3,8 @@
 Steps that passed there (or were already done before it) are skipped and reported as
 `done earlier at HH:MM:SS`; the failed or interrupted step runs again (actions are idempotent).
 Journals of dry runs do not count: nothing was done in them. The resumed run keeps the window's
-start of the run it resumes, unless --window-start says otherwise.
+start of the run it resumes, unless --window-start says otherwise. A journal whose hash chain is
+broken is refused: a changed line could mark a step done that never ran, and the run would skip it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 
 import pytest
 
-from runbooklib.engine.journal import read
+from runbooklib.engine.journal import read, verify
 from runbooklib.engine.run import Run, register
 
 
@@ -58,6 +59,13 @@ def load(config: pytest.Config, run: Run) -> dt.datetime | None:
             f"{run.reports_dir}: run without --resume"
         )
     path, events = found
+    ok, chain = verify(path)
+    if not ok and not chain.startswith("NO CHAIN"):  # a journal from before the chain still resumes
+        raise pytest.UsageError(
+            f"--resume: {path} {chain}: its steps cannot be trusted to skip; see "
+            f"`python -m runbooklib.engine.journal verify {path}`, then run without --resume "
+            "(the steps are idempotent)"
+        )
     run.resumed_from = path
     run.done_earlier = done_steps(events)
     for state in run.steps():

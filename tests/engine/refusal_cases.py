@@ -172,6 +172,12 @@ CASES = [
     ),
     Case("empty-tag", "the release tag left empty", ("release_tag",), edit=_set(release_tag="")),
     Case(
+        "serial-zero",
+        "a rolling batch of no nodes (`serial: 0`)",
+        ("serial", "0", "1 or more"),
+        edit=_set(serial=0),
+    ),
+    Case(
         "port-text",
         "a port that is not a number",
         ("ssh_port", "22a", "number"),

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from runbook_project import events
 from test_journal_resume import CRASHY, _kill_mid_step
 
@@ -60,6 +61,27 @@ def test_a_runs_journal_verifies_and_a_changed_byte_is_found(project):
         f"{path}: BROKEN at line {number}: hash does not match (this line changed, or a line "
         "before it removed or inserted)"
     )
+
+
+def test_resume_refuses_a_journal_whose_chain_is_broken(project):
+    project.procedure("upgrade", STEPS)
+    project.run().assert_outcomes(passed=2)
+    path = project.reports(".jsonl")[-1]
+    # Someone marks u02 as never ended: a resume would run it again, or skip what it must not.
+    lines = path.read_text().splitlines()
+    (number,) = [i for i, x in enumerate(lines, 1) if '"step_end"' in x and '"u02"' in x]
+    path.write_text("\n".join(lines[: number - 1] + lines[number:]) + "\n")
+
+    refused = project.run("--resume")
+
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(
+        [
+            f"ERROR: --resume: {path} BROKEN at line {number}: hash does not match*run without "
+            "--resume (the steps are idempotent)"
+        ]
+    )
+    assert len(project.reports(".jsonl")) == 1  # refused before a new journal was opened
 
 
 def test_a_removed_line_breaks_the_chain_at_the_next(project, tmp_path):
