@@ -20,6 +20,10 @@ from runbooklib.inventory import Inventory
 from runbooklib.transcript import transcript
 
 TIMEOUT = 15
+# RFC 1459: a line is at most 512 bytes with its CR LF, and the server relays it to the channel
+# with our prefix (`:nick!user@host `) added, so each message keeps room for that prefix.
+IRC_LINE = 512
+IRC_PREFIX_ROOM = 100
 
 
 def mail(inventory: Inventory, subject: str, body: str, to: list[str] | None = None) -> str:
@@ -93,13 +97,38 @@ def announce(inventory: Inventory, text: str, timeout: float = TIMEOUT) -> None:
         if not state["joined"]:
             why = state["error"] or f"not joined {cfg['channel']} within {timeout:g}s"
             raise ActionError(f"IRC {cfg['server']}: {why}")
-        conn.privmsg(cfg["channel"], text)
+        for piece in pieces(
+            text, IRC_LINE - IRC_PREFIX_ROOM - len(f"PRIVMSG {cfg['channel']} :\r\n")
+        ):
+            conn.privmsg(cfg["channel"], piece)
         conn.quit("runbook done")
-        # Let the server read the message before the socket closes.
-        end = time.monotonic() + 1
+        # The server closes the link once it has read QUIT, so every message before it is in.
+        end = time.monotonic() + timeout
         while conn.is_connected() and time.monotonic() < end:
             reactor.process_once(0.1)
     finally:
         if conn.is_connected():
             conn.close()
     transcript.artifact("irc", f"irc://{cfg['server']}/{cfg['channel']}", text=text)
+
+
+def pieces(text: str, room: int) -> list[str]:
+    """`text` as IRC messages of at most `room` bytes (UTF-8) each, cut between words where it
+    can be, numbered `(2/3)` when there are several; a line break becomes ` | ` (IRC has none)."""
+    words = " | ".join(line.strip() for line in text.splitlines() if line.strip()).split(" ")
+    room -= len("(99/99) ")
+    out, line = [], ""
+    for word in words:
+        if line and len(f"{line} {word}".encode()) > room:
+            out.append(line)
+            line = ""
+        while len(word.encode()) > room:  # a word longer than a message: cut it
+            head = word.encode()[:room].decode(errors="ignore")
+            out.append(head)
+            word = word[len(head) :]
+        line = f"{line} {word}" if line else word
+    if line or not out:
+        out.append(line)
+    if len(out) == 1:
+        return out
+    return [f"({i}/{len(out)}) {piece}" for i, piece in enumerate(out, 1)]

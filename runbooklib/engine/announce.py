@@ -59,8 +59,10 @@ class Announcer:
             return
         if self.run.halted_after.get(state.procedure) == state.id:
             self.told.add(state.procedure)
-            reason = state.reason or "failed"
-            self.say(f"SmartSite {state.procedure} HALTED after {state.id}: {reason[:300]}")
+            reason = (state.reason or "failed")[:1200]
+            self.say(
+                f"SmartSite {state.procedure} HALTED after {state.id}: {reason}{self._record()}"
+            )
 
     def close(self) -> None:
         if self.listen in transcript.listeners:
@@ -68,11 +70,17 @@ class Announcer:
         run = self.run
         if run.procedure == "checks":
             phase = self.config.getoption("phase", None) or "after"
-            self.say(f"SmartSite go/no-go: {self.verdict_line or self._go_no_go(phase)}")
+            verdict = self.verdict_line or self._go_no_go(phase)
+            self.say(f"SmartSite go/no-go: {verdict}{self._record()}")
         elif run.verdict.startswith("PASSED"):
             self.say(f"SmartSite maintenance window closed: {run.procedure} {run.verdict}")
         elif not run.halted_after:  # a halt was said when it happened
             self.say(f"SmartSite {run.procedure}: {run.verdict}")
+
+    def _record(self) -> str:
+        """Where the whole story is: the record's name (the channel gets the verdict in full,
+        in as many messages as it takes)."""
+        return f" (record {self.run.base.name}.html)" if self.run.base else ""
 
     def _go_no_go(self, phase: str) -> str:
         """Without the checks' own line: GO when the session ended well (their verdict sets a

@@ -235,3 +235,23 @@ def test_app_nodes_listen_only_on_declared_ports(lab):
             if not r.split()[3].startswith(("127.", "[::1]", "[::ffff:127."))
         }
         assert ports == {22, 8089, 8443, 9000}, (node, rows)
+
+
+def test_a_long_no_go_reaches_the_channel_whole_in_numbered_messages(lab):
+    from runbooklib.actions import notify
+    from runbooklib.inventory import Inventory
+
+    token = uuid.uuid4().hex
+    reasons = "; ".join(f"check_{i}: stubing: portal says 2.4.0, wanted 2.4.1" for i in range(25))
+    text = f"SmartSite go/no-go: NO-GO (after): {token} {reasons}"
+    assert len(text.encode()) > 1000  # over twice what one IRC line holds
+    notify.announce(Inventory.load(lab.inventory), text, timeout=10)
+    said = [
+        line.split("> ", 1)[1]
+        for line in (lab.state / "irc" / "ucdsakai.log").read_text().splitlines()
+        if "> (" in line and "/" in line.split("> (", 1)[1][:6]
+    ]
+    ours = said[said.index(next(s for s in said if token in s)) :]
+    count = int(ours[0].split("/")[1].split(")")[0])
+    assert count >= 3
+    assert " ".join(s.split(" ", 1)[1] for s in ours[:count]) == text
