@@ -138,3 +138,34 @@ def test_a_step_skipped_after_a_halt_keeps_its_row_in_pytest_htmls_table(project
     data = markup.unescape(html.read_text())
     assert '"testId": "runbook/test_upgrade.py::test_u03_build::setup"' in data
     assert '"result": "Skipped"' in data
+
+
+def test_the_record_gives_the_engines_latest_fallback_start_the_fallback_plans_start(project):
+    # The seed's shape: the fallback's plan starts at the window's end (12:00) and runs past it,
+    # so the latest time to start it is 12:00, not the window's end less its length (09:59).
+    project.procedure(
+        "upgrade",
+        """
+        @step("u01", at="08:10", owner="Prabhu", kind="action")
+        def test_u01_close(inventory):
+            '''Close the site.'''
+        """,
+    )
+    project.procedure(
+        "fallback",
+        """
+        @step("f01", at="12:00", owner="Prabhu", kind="action")
+        def test_f01_restore(inventory):
+            '''Restore the database.'''
+
+        @step("f02", at="14:01", owner="Thomas", kind="action")
+        def test_f02_release(inventory):
+            '''Previous release.'''
+        """,
+    )
+
+    result = project.run("-k", "upgrade", "--operator", "thomas", "--window-start", "08:00")
+
+    assert result.ret == 0
+    (html,) = project.reports(".html")
+    assert "<th>Latest fallback start</th><td>12:00</td>" in html.read_text()
