@@ -68,7 +68,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _plan_window(config: pytest.Config, run: Run) -> tuple[int, int]:
     """The window of the run's procedures' own mark, or else the inventory's `window` vars."""
     marked = config.stash.get(_marked, {})
-    found = {marked[p] for p in dict.fromkeys(s.procedure for s in run.steps()) if p in marked}
+    procedures = {s.procedure for s in run.steps()} - {"checks"}
+    found = {marked[p] for p in procedures if p in marked}
+    unmarked = sorted(p for p in procedures if p not in marked)
+    if found and unmarked:
+        raise pytest.UsageError(
+            f"{', '.join(unmarked)} keep the inventory's window and "
+            f"{', '.join(sorted(p for p in procedures if p in marked))} mark their own: "
+            "run them one at a time"
+        )
     if len({args for _, args in found}) > 1:
         shown = "; ".join(f"{path}: {args}" for path, args in sorted(found))
         raise pytest.UsageError(

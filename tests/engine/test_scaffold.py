@@ -260,3 +260,20 @@ def test_{prefix}01():
 
     assert both.ret == 4
     both.stderr.fnmatch_lines(["ERROR: the procedures of this run mark different windows*"])
+
+
+def test_one_run_refuses_a_procedure_with_its_own_window_beside_one_without(project, renewal):
+    project.procedure(
+        "upgrade",
+        """
+@step("u01", at="08:00", owner="Joncarlo", kind="manual")
+def test_u01():
+    '''Prevent any client access.'''
+""",
+    )
+
+    assert project.run("--plan", "-k", "upgrade").ret == 0
+    both = project.run("--plan")
+
+    assert both.ret == 4
+    both.stderr.fnmatch_lines(["ERROR: upgrade keep the inventory's window and renewal mark*"])
