@@ -27,6 +27,8 @@ from runbooklib.engine.steps import minutes
 from runbooklib.seedmap import _TIMED, REPO, SeedLine, read_plan
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+# `(6:00 Dana)` or `(06.00 Dana)`: meant as a timed item, but not one seedmap reads.
+_LOOSE_TIME = re.compile(r"^\(\d{1,2}[:.h]\d\d\b")
 # Lines of a docstring: a one-line docstring with its quotes then fits in 100 columns.
 _WIDTH = 90
 
@@ -57,6 +59,8 @@ def steps_of(lines: list[SeedLine]) -> tuple[list[str], list[dict]]:
             steps.append(
                 {"at": line.at, "owner": owner, "title": title, "substeps": [], "quoted": []}
             )
+        elif _LOOSE_TIME.match(line.text):
+            raise ScaffoldError(f"line {line.number}: {line.text[:30]!r}: write (HH:MM Owner)")
         elif not steps:
             preamble.append(line.text)
         elif line.detail:
@@ -127,11 +131,15 @@ def render(
     """The source of runbook/test_NAME.py."""
     preamble, steps = steps_of(lines)
     shown, name = _shown(plan), target.stem.removeprefix("test_")
+    made_with = "" if target.parent == REPO / "runbook" else f" --into {_shown(target.parent)}"
+    if heading != next(iter(read_plan(plan).sections)):
+        made_with += f" --section {_str(heading)}"
     intro = [
         f"{heading}: the plan page {shown.name}, a step per timed line.",
         "",
-        f"Made by `python -m runbooklib.scaffold {shown} {name}`: every step is a manual "
-        "confirmation until someone automates it, one step at a time (docs/writing-a-runbook.md). "
+        f"Made by `python -m runbooklib.scaffold {shown} {name}{made_with}`: every step is a "
+        "manual confirmation until someone automates it, one step at a time "
+        "(docs/writing-a-runbook.md). "
         f"Check it against its page: `python -m runbooklib.seedmap --plan {shown} --runbook "
         f"{_shown(target)}`.",
     ]
@@ -198,6 +206,15 @@ def scaffold(
     if page.window is None:
         raise ScaffoldError(
             f"{plan} gives no window: add `- Time: HH:MM to HH:MM` under its Maintenance Window"
+        )
+    try:
+        start, end = (minutes(at) for at in page.window)
+    except ValueError as exc:
+        raise ScaffoldError(f"{plan}: window {exc}: write `- Time: HH:MM to HH:MM`") from None
+    if end <= start:
+        raise ScaffoldError(
+            f"{plan}: the window {'-'.join(page.window)} ends before it starts: the plan's clock "
+            "is one day (write a night's window on one clock, e.g. 22:00 to 23:59)"
         )
     prefix = prefix or name[0]
     if not re.fullmatch(r"[a-z]+", prefix):

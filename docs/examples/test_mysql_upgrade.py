@@ -2,11 +2,11 @@
 smartsite-mysql-minor-upgrade-2008-03-08.txt, a step per timed line.
 
 Made by `python -m runbooklib.scaffold
-docs/examples/smartsite-mysql-minor-upgrade-2008-03-08.txt mysql_upgrade`: every step is a
-manual confirmation until someone automates it, one step at a time
-(docs/writing-a-runbook.md). Check it against its page: `python -m runbooklib.seedmap
---plan docs/examples/smartsite-mysql-minor-upgrade-2008-03-08.txt --runbook
-docs/examples/test_mysql_upgrade.py`.
+docs/examples/smartsite-mysql-minor-upgrade-2008-03-08.txt mysql_upgrade --into
+docs/examples`: every step is a manual confirmation until someone automates it, one step
+at a time (docs/writing-a-runbook.md). Check it against its page: `python -m
+runbooklib.seedmap --plan docs/examples/smartsite-mysql-minor-upgrade-2008-03-08.txt
+--runbook docs/examples/test_mysql_upgrade.py`.
 
 The page says first:
 

@@ -152,6 +152,14 @@ def test_seedmap_names_a_window_the_runbook_does_not_keep(project, renewal, caps
         ),
         (PLAN.replace("(06:20)", "(26:20)"), "'26:20' is not a time of day in HH:MM form"),
         ("Nothing\n- here\n", "has no timed item `- (HH:MM Owner) text` under a heading"),
+        (
+            PLAN.replace("(06:20)", "(6:20)"),
+            "line 12: '(6:20) Replace the certificate': write (HH:MM Owner)",
+        ),
+        (
+            PLAN.replace("06:00 to 07:00", "23:00 to 01:00"),
+            "the window 23:00-01:00 ends before it starts",
+        ),
     ],
 )
 def test_a_page_it_cannot_read_is_refused_in_one_line_writing_nothing(tmp_path, page, error):
@@ -199,7 +207,8 @@ def test_the_example_runbook_is_its_page_scaffolded_and_seedmap_holds(tmp_path, 
 
     # The same source, apart from where it says it was written (and how its docstring wraps).
     def words(path: Path, shown: str) -> str:
-        return " ".join(path.read_text().split()).replace(shown, "THIS_FILE")
+        text = " ".join(path.read_text().split()).replace(shown, "THIS_FILE")
+        return re.sub(r" --into \S+`", "`", text)
 
     assert words(made, str(made)) == words(committed, str(committed.relative_to(REPO)))
     assert seedmap.main(["--plan", str(plan), "--runbook", str(committed)]) == 0, (
