@@ -73,7 +73,7 @@ class Inventory:
         if not isinstance(data, dict) or not isinstance(data.get("all"), dict):
             raise InventoryError(f"inventory {shown} must start with a top-level `all:` group")
         try:
-            # Before anything is read out of it: names, templates, the variables that reach a command.
+            # Before anything is read out of it: names, templates, variables that reach a command.
             values.check_inventory(data)
         except ValueError as exc:
             raise InventoryError(f"inventory {shown}: {exc}") from None

@@ -167,7 +167,7 @@ def _wait_startup(host: Host, marker: str, log: str, bound: int) -> None:
 
 
 def problem_lines(host: Host, latest: bool = False) -> list[str]:
-    """ERROR/SEVERE/FATAL/Exception lines (any case) catalina.out got since the last start (scanned on the node).
+    """PROBLEM lines (any case) catalina.out got since the last start (scanned on the node).
 
     No recorded offset is an error, not a scan of the whole log: that would read every old
     start's errors (and all of a big log) as this start's.
