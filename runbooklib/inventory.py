@@ -69,6 +69,12 @@ class Inventory:
             raise InventoryError(
                 f"inventory {shown} not found: name an existing file with --inventory"
             )
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", path.stem):
+            # The name goes into the report's and journal's file names and onto the console.
+            raise InventoryError(
+                f"inventory {values.shown(shown)}: its file name is not a plain name: rename it "
+                "with letters, digits, `.`, `_` and `-` (like production.yml)"
+            )
         data = read_yaml(path, f"inventory {shown}", InventoryError)
         if not isinstance(data, dict) or not isinstance(data.get("all"), dict):
             raise InventoryError(f"inventory {shown} must start with a top-level `all:` group")
