@@ -32,14 +32,15 @@ def read_text(path: Path | str, what: str, limit: int = MAX_BYTES) -> str:
         raise FileRefused(f"{what} not found: name an existing file") from None
     except OSError as exc:
         raise FileRefused(f"{what}: cannot read it ({exc.strerror}): fix its permissions") from None
-    with os.fdopen(fd, "rb") as file:
-        mode = os.fstat(fd).st_mode
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
         if stat.S_ISDIR(mode):
             raise FileRefused(f"{what} is a folder, not a file: name the file")
-        if not stat.S_ISREG(mode):
-            raise FileRefused(
-                f"{what} is not a regular file (a FIFO, device or socket): name a regular file"
-            )
+        raise FileRefused(
+            f"{what} is not a regular file (a FIFO, device or socket): name a regular file"
+        )
+    with os.fdopen(fd, "rb") as file:
         try:
             data = file.read(limit + 1)
         except OSError as exc:

@@ -92,7 +92,25 @@ def _names(rule: Callable[[object], str | None]) -> Callable[[object], str | Non
     return each
 
 
-_host_address = _pattern(_HOST, "is not an IP address or host name: give one")
+# A word of a notification setting (an address, a channel, a nick): it reaches an SMTP or IRC
+# line, where a newline or a space would start another command.
+_WORD = re.compile(r"[A-Za-z0-9_.@#+-]{1,128}")
+
+
+def _words(value: object) -> str | None:
+    """Each text of a notification mapping (mail, chat) is one plain word."""
+    if not isinstance(value, dict):
+        return None  # runbooklib.actions.inputs names the missing mapping
+    for key, field in value.items():
+        for word in field if isinstance(field, list) else [field]:
+            if isinstance(word, str) and not _WORD.fullmatch(word):
+                return (
+                    f"has {key} {shown(word)}, not one plain word: give letters, digits and "
+                    "`_ . @ # + -` only"
+                )
+    return None
+
+
 _sql_name = _pattern(
     _SQL_NAME, "is not a plain database name: give letters, digits and `_` (64 at most)"
 )
@@ -125,6 +143,8 @@ RULES: dict[str, Callable[[object], str | None]] = {
     "db_password_env": _pattern(
         _ENV_NAME, "is not an environment variable name: give letters, digits and `_`"
     ),
+    "mail": _words,
+    "chat": _words,
     "svn_url": _pattern(
         _URL, "is not a plain URL: give http(s):// or svn:// and a path without quotes or spaces"
     ),

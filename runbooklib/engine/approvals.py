@@ -43,7 +43,7 @@ def check_options(config: pytest.Config, run: Run) -> None:
     shown = "--operator" if operator is not None else "the login name (--operator's default)"
     why = values.text(run.operator, shown)
     if why:
-        raise pytest.UsageError(f"{why}: it goes into the record")
+        raise pytest.UsageError(f"{why} (it goes into the record)")
     ids = approved_ids(config)
     if not ids:
         return

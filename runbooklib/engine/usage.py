@@ -26,7 +26,7 @@ def check(config: pytest.Config, run: Run) -> None:
         # A note goes into the record as a line of its own: one printable line, bounded.
         why = values.text(note, "--todo", values.TODO_LIMIT)
         if why:
-            raise pytest.UsageError(f"{why}: it goes into the record")
+            raise pytest.UsageError(f"{why} (it goes into the record)")
     # The window's own parser, now rather than after the lock is taken.
     window._window_start(config.getoption("window_start"), None)
     if config.getoption("plan"):

@@ -12,6 +12,12 @@ import pytest
 import refusal_cases
 from refusal_cases import CASES, Case
 
+# Imported before pytester's first in-process run: each run restores sys.modules after it, so the
+# actions imported by one case's conftest would be dropped while modules kept from the first run
+# still hold their ActionError, and the next case would end in an INTERNALERROR, not a refusal.
+import runbooklib.actions.inputs  # noqa: F401
+import runbooklib.actions.secrets  # noqa: F401
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester):
@@ -44,6 +50,7 @@ def test_refused_in_one_line_before_any_ssh(pytester, monkeypatch, project, case
     for word in case.expect:
         assert word in line, f"{word!r} not in {line!r}"
     assert refusal_cases.ssh_calls(project) == []
+    assert not (project / "reports").exists()  # no journal, no record
     # The page lists this case with exactly this line.
     row = refusal_cases.row(case, refusal_cases.message(line))
     assert row in refusal_cases.DOC.read_text().splitlines(), (
