@@ -46,7 +46,6 @@ def identifier(value: object) -> bool:
         and value.isascii()
         and value.isidentifier()
         and not keyword.iskeyword(value)
-        and value not in ("True", "False", "None")
     )
 
 
@@ -74,10 +73,6 @@ def path(value: object, home: bool = False) -> str | None:
     return None
 
 
-def _paths(value: object) -> str | None:
-    return path(value)
-
-
 def _home_path(value: object) -> str | None:
     """A file on the operator's machine: `~/` is the operator's home (expanduser)."""
     return path(value, home=True)
@@ -87,7 +82,7 @@ def _names(rule: Callable[[object], str | None]) -> Callable[[object], str | Non
     def each(value: object) -> str | None:
         if not isinstance(value, list):
             return "is not a list: give a list like [NAME, NAME]"
-        return next((f"has {v!r}, which {why}" for v in value if (why := rule(v))), None)
+        return next((f"has {shown(v)}, which {why}" for v in value if (why := rule(v))), None)
 
     return each
 
@@ -123,7 +118,7 @@ RULES: dict[str, Callable[[object], str | None]] = {
             "releases_dir", "staging_config", "config_backup", "db_backup_dir", "jmx_probe",
             "ca_bundle", "ansible_ssh_private_key_file", "ansible_python_interpreter",
         ),
-        _paths,
+        path,
     ),
     "db_password_file": _home_path,
     "jmx_password_file": _home_path,
@@ -224,7 +219,9 @@ def _vars(mapping: object, where: str) -> None:
         rule = RULES.get(key)
         why = rule(value) if rule else None
         if why:
-            raise ValueError(f"{here} {shown(value)} {why}")
+            # A mapping or list names its own wrong part: the whole would only hide it.
+            whole = "" if isinstance(value, (dict, list)) else f" {shown(value)}"
+            raise ValueError(f"{here}{whole} {why}")
 
 
 def text(value: str, what: str, limit: int = TEXT_LIMIT) -> str | None:

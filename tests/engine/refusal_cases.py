@@ -572,6 +572,12 @@ CASES = [
         ("all.vars.db_password_env", "environment variable name"),
         edit=_set(db_password_env="X;id"),
     ),
+    Case(
+        "chat-nick-newline",
+        "an IRC nick holding a newline and an IRC command",
+        ("all.vars.chat", "nick", "one plain word"),
+        edit=lambda d: _vars(d)["chat"].update(nick="runbook\r\nQUIT :bye"),
+    ),
     # Templating: Ansible would evaluate these, the runbook would take them as text.
     Case(
         "template-pipe",
