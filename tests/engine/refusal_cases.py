@@ -24,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "refusals.md"
 # What a copy of the project needs to run the upgrade procedure.
-COPIED = ("runbook", "sql", "pytest.ini", "conftest.py")
+COPIED = ("runbook", "checks", "sql", "pytest.ini", "conftest.py")
 FAKE_SSH = '#!/bin/sh\necho "ssh $*" >> "$FAKE_SSH_LOG"\nexit 255\n'
 
 
