@@ -379,9 +379,10 @@ def _path(inv: Inventory, name: str, vars: dict, key: str) -> str | None:
     value = vars.get(key)
     if value is None:
         return None
-    if not os.path.isabs(str(value)):
+    why = values.path(value)
+    if why:
         raise InventoryError(
-            f"inventory {inv.where}: host {name} has {key} {value!r}: give an absolute path"
+            f"inventory {inv.where}: host {name} has {key} {values.shown(value)} {why}"
         )
     return str(value)
 

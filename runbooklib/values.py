@@ -138,6 +138,10 @@ RULES: dict[str, Callable[[object], str | None]] = {
     "db_password_env": _pattern(
         _ENV_NAME, "is not an environment variable name: give letters, digits and `_`"
     ),
+    # Ansible's connection plugin by name (`ssh`, `local`): the runbook compares it as text.
+    "ansible_connection": _pattern(
+        re.compile(r"[a-z][a-z0-9_.]{0,63}"), "is not a connection plugin's name: give ssh or local"
+    ),
     "mail": _words,
     "chat": _words,
     "svn_url": _pattern(
