@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from runbooklib.actions import secrets
+from runbooklib.actions import inputs, secrets
 from runbooklib.actions.common import ActionError
 from runbooklib.engine.follow import why
 from runbooklib.engine.plugin import PHASES
@@ -56,6 +56,7 @@ def pytest_collection_modifyitems(config, items):
         # or too short to redact refuses the run in one line; a usable one is redacted from now.
         try:
             inventory = load_inventory(config)
+            inputs.check_secret_files(inventory)
             secrets.register_db_password(inventory)
             secrets.register_jmx_password(inventory)
         except ActionError as exc:

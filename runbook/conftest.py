@@ -28,6 +28,7 @@ def pytest_collection_modifyitems(session, config, items):
         if any(step_of(item) for item in items) and not config.getoption("plan"):
             inventory = load_inventory(config)
             inputs.check(inventory, REPO)
+            inputs.check_secret_files(inventory)
             # Before any host: a configured password that cannot be redacted refuses the run.
             secrets.register_db_password(inventory)
             secrets.register_jmx_password(inventory)

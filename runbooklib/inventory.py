@@ -26,7 +26,9 @@ from typing import Any
 
 import yaml
 
+from runbooklib import values
 from runbooklib.engine.steps import minutes
+from runbooklib.files import FileRefused, read_text
 from runbooklib.remote import Host
 
 
@@ -63,13 +65,24 @@ class Inventory:
     def load(cls, path: str | os.PathLike) -> Inventory:
         path = Path(path)
         shown = cls(name=path.stem, path=path, vars={}).where
-        if not path.is_file():
+        if not path.exists():
             raise InventoryError(
                 f"inventory {shown} not found: name an existing file with --inventory"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", path.stem):
+            # The name goes into the report's and journal's file names and onto the console.
+            raise InventoryError(
+                f"inventory {values.shown(shown)}: its file name is not a plain name: rename it "
+                "with letters, digits, `.`, `_` and `-` (like production.yml)"
             )
         data = read_yaml(path, f"inventory {shown}", InventoryError)
         if not isinstance(data, dict) or not isinstance(data.get("all"), dict):
             raise InventoryError(f"inventory {shown} must start with a top-level `all:` group")
+        try:
+            # Before anything is read out of it: names, templates, variables that reach a command.
+            values.check_inventory(data)
+        except ValueError as exc:
+            raise InventoryError(f"inventory {shown}: {exc}") from None
         inv = cls(name=path.stem, path=path, vars={})
         inv.vars = dict(inv._mapping(data["all"].get("vars"), "all.vars"))
         host_vars: dict[str, dict] = {}
@@ -366,9 +379,10 @@ def _path(inv: Inventory, name: str, vars: dict, key: str) -> str | None:
     value = vars.get(key)
     if value is None:
         return None
-    if not os.path.isabs(str(value)):
+    why = values.path(value)
+    if why:
         raise InventoryError(
-            f"inventory {inv.where}: host {name} has {key} {value!r}: give an absolute path"
+            f"inventory {inv.where}: host {name} has {key} {values.shown(value)} {why}"
         )
     return str(value)
 
@@ -405,8 +419,23 @@ def _check_window(inv: Inventory) -> None:
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML without timestamps: a date stays text, so an impossible one (2027-02-30) becomes a
-    message naming its entry instead of a ValueError from deep inside the parser."""
+    """YAML without timestamps and without aliases.
+
+    A date stays text, so an impossible one (2027-02-30) becomes a message naming its entry
+    instead of a ValueError from deep inside the parser. An alias (`*name`, `<<: *name`) is
+    refused: a few lines of them expand to billions of values (the "billion laughs"), and an
+    inventory's values are written out.
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "an alias (*name): write the value out instead",
+                self.peek_event().start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -416,11 +445,16 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def read_yaml(path: Path, what: str, error: type[Exception]) -> Any:
-    """The parsed file; a syntax error is `error` naming the line and the fix."""
+    """The parsed file; a file that is not one (see runbooklib.files) or a syntax error is
+    `error`, one line naming the line and the fix."""
     try:
-        return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - a SafeLoader
-    except OSError as exc:
-        raise error(f"{what}: cannot read it ({exc.strerror}): fix its permissions") from None
+        text = read_text(path, what)
+    except FileRefused as exc:
+        raise error(str(exc)) from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except RecursionError:
+        raise error(f"{what} is nested too deep to be an inventory: fix the file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

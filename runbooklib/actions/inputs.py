@@ -11,10 +11,13 @@ Every docs/refusals.md line comes from here, the inventory, the known issues or 
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path, PurePosixPath
 
 from runbooklib.actions import firewall, known_issues, reach
 from runbooklib.actions.common import ActionError, batches
+from runbooklib.files import FileRefused, read_text
 from runbooklib.inventory import Inventory
 
 PORTS = ("ssh_port", "https_port", "jmx_port", "maintenance_port")
@@ -33,6 +36,13 @@ SERVICES = {
 KNOWN_ISSUES = "runbook/known-issues.yml"
 # The 2.4.1 schema changes, in the order the seed runs them (09:00: SAK-869, then SAK-878).
 SEED_SQL = ("sql/SAK-869.sql", "sql/SAK-878.sql")
+# A script's name goes into the applied-scripts table and onto the db host: a plain file name.
+SQL_NAME = re.compile(r"sql/[A-Za-z0-9][A-Za-z0-9._-]*\.sql")
+# An upgrade script is read whole before it is sent: a few hundred kilobytes at most.
+SQL_MAX_BYTES = 4 << 20
+# The files on the operator's machine that hold a secret (runbooklib.actions.secrets reads them).
+SECRET_FILES = ("db_password_file", "jmx_password_file")
+SECRET_MAX_BYTES = 4096
 
 
 def check(inventory: Inventory, repo: Path) -> None:
@@ -148,17 +158,42 @@ def _sql_scripts(where: str, scripts: object, repo: Path) -> None:
         if name in seen:
             raise ActionError(f"{where}: sql_scripts lists {name} twice: list each script once")
         seen.add(name)
-        if not (repo / name).is_file():
+        if not SQL_NAME.fullmatch(name):
+            raise ActionError(
+                f"{where}: sql_scripts names {name!r}: give a plain file name like sql/NAME.sql "
+                "(letters, digits, `.`, `_`, `-`)"
+            )
+        if not os.path.lexists(repo / name):
             raise ActionError(
                 f"{where}: sql_scripts names {name}, which does not exist: fix the name "
                 "or add the script to sql/"
             )
+        try:
+            read_text(repo / name, f"{where}: sql_scripts {name}", SQL_MAX_BYTES)
+        except FileRefused as exc:
+            raise ActionError(str(exc)) from None
     order = [s for s in scripts if s in SEED_SQL]
     if order != list(SEED_SQL):
         raise ActionError(
             f"{where}: sql_scripts must run {' then '.join(SEED_SQL)} (the seed's order), "
             f"not {', '.join(order) or 'none of them'}"
         )
+
+
+def check_secret_files(inventory: Inventory) -> None:
+    """A configured secret file that exists is a small UTF-8 regular file: a FIFO would block the
+    run, a folder or a binary file would end in a traceback. Called before the secrets are read
+    (runbooklib.actions.secrets), for the procedures and the checks alike."""
+    for key in SECRET_FILES:
+        named = inventory.vars.get(key)
+        if not named:
+            continue
+        path = Path(os.path.expanduser(str(named)))
+        if os.path.lexists(path):
+            try:
+                read_text(path, f"inventory {inventory.where}: {key} {path}", SECRET_MAX_BYTES)
+            except FileRefused as exc:
+                raise ActionError(str(exc)) from None
 
 
 def _known_issue_hosts(inventory: Inventory, path: Path) -> None:

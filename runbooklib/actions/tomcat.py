@@ -22,7 +22,9 @@ from runbooklib.transcript import transcript, verification
 STARTUP_LINE = "Server startup in"
 # The first line Tomcat writes at every start (its VersionLoggerListener).
 BANNER = "org.apache.catalina.startup.VersionLoggerListener.log Server version name:"
-PROBLEM = r"ERROR|SEVERE|Exception"
+# Matched case-insensitively (grep -i): Sakai's `ERROR:`, Tomcat's `SEVERE`, log4j's `FATAL`, and
+# a JVM's `java.lang.OutOfMemoryError:` or `...Exception` all count as problems.
+PROBLEM = r"ERROR|SEVERE|FATAL|Exception"
 OFFSET_FILE = "logs/.runbook-start-offset"
 # Exit status of the log scan when no start offset was recorded.
 NO_OFFSET = 3
@@ -165,7 +167,7 @@ def _wait_startup(host: Host, marker: str, log: str, bound: int) -> None:
 
 
 def problem_lines(host: Host, latest: bool = False) -> list[str]:
-    """ERROR/SEVERE/Exception lines catalina.out got since the last start (scanned on the node).
+    """PROBLEM lines (any case) catalina.out got since the last start (scanned on the node).
 
     No recorded offset is an error, not a scan of the whole log: that would read every old
     start's errors (and all of a big log) as this start's.
@@ -174,7 +176,7 @@ def problem_lines(host: Host, latest: bool = False) -> list[str]:
     log = host.vars["catalina_out"]
     out = host.probe(
         f"test -f {q(marker)} || exit {NO_OFFSET}; "
-        f"{{ {_since(marker, log, latest)}; }} | grep -E {q(PROBLEM)} || true",
+        f"{{ {_since(marker, log, latest)}; }} | grep -Ei {q(PROBLEM)} || true",
         check=False,
     )
     if out.rc == NO_OFFSET:

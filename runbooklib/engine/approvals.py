@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from runbooklib import values
 from runbooklib.engine.console import ask
 from runbooklib.engine.run import RUN, Run, now
 from runbooklib.transcript import transcript
@@ -37,6 +38,12 @@ def check_options(config: pytest.Config, run: Run) -> None:
     operator = config.getoption("operator")
     if operator is not None and not operator.strip():
         raise pytest.UsageError("--operator is blank: give your name, it goes into the record")
+    # The name reaches the console, the journal and the record: a newline or an escape in it
+    # could forge a line there (`evil\n\x1b[32mGO`). The login name, the default, is input too.
+    shown = "--operator" if operator is not None else "the login name (--operator's default)"
+    why = values.text(run.operator, shown)
+    if why:
+        raise pytest.UsageError(f"{why} (it goes into the record)")
     ids = approved_ids(config)
     if not ids:
         return
@@ -72,10 +79,12 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     if meta.id in ids or "all" in ids:
         _record(run, meta.id, config.getoption("operator"), "--approve")
         return
-    name = ask(
-        config,
-        f"\n{meta.id} ({meta.owner}): {meta.title}\n"
-        "Type your name to confirm it is done (empty to refuse): ",
+    name = _typed_name(
+        ask(
+            config,
+            f"\n{meta.id} ({meta.owner}): {meta.title}\n"
+            "Type your name to confirm it is done (empty to refuse): ",
+        )
     )
     if name:
         _record(run, meta.id, name, "typed at the terminal")
@@ -108,7 +117,9 @@ def consent(request: pytest.FixtureRequest):
         if step_id in approved_ids(config):
             _record(run, step_id, config.getoption("operator"), "--approve", what=text)
             return
-        name = ask(config, f"\n{step_id}: {text}\nType your name to go on (empty to stop): ")
+        name = _typed_name(
+            ask(config, f"\n{step_id}: {text}\nType your name to go on (empty to stop): ")
+        )
         if name:
             _record(run, step_id, name, "typed at the terminal", what=text)
             return
@@ -119,6 +130,14 @@ def consent(request: pytest.FixtureRequest):
         )
 
     return ask_for
+
+
+def _typed_name(name: str | None) -> str | None:
+    """A name typed at the terminal, held to --operator's shape before it reaches the record."""
+    why = values.text(name, "the name typed") if name else None
+    if why:
+        pytest.fail(f"{why}: type your name again (the step was not approved)", pytrace=False)
+    return name
 
 
 def _record(run: Run, step_id: str, operator: str, how: str, **more: str) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from runbooklib import values
 from runbooklib.engine import approvals, window
 from runbooklib.engine.hosts import resolve_hosts
 from runbooklib.engine.run import Run
@@ -21,6 +22,11 @@ from runbooklib.inventory import InventoryError
 
 def check(config: pytest.Config, run: Run) -> None:
     approvals.check_options(config, run)
+    for note in config.getoption("todo") or []:
+        # A note goes into the record as a line of its own: one printable line, bounded.
+        why = values.text(note, "--todo", values.TODO_LIMIT)
+        if why:
+            raise pytest.UsageError(f"{why} (it goes into the record)")
     # The window's own parser, now rather than after the lock is taken.
     window._window_start(config.getoption("window_start"), None)
     if config.getoption("plan"):

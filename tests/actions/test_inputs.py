@@ -1,5 +1,6 @@
 """Bad input is refused in one line before any host is touched (no host involved)."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,46 @@ def test_the_vantage_hosts_follow_the_allow_lists_by_membership(tmp_path):
     assert [h.name for h in reach.clients(inv, "allow_8443")] == ["adminws1", "adminws2"]
     assert [h.name for h in reach.clients(inv, "allow_8443", on=False)] == ["public"]
     inputs.check(inv, REPO)
+
+
+def _lab(tmp_path, **changes) -> Inventory:
+    data = yaml.safe_load((REPO / "inventories/lab.yml").read_text())
+    data["all"]["vars"].update(changes)
+    path = tmp_path / "lab.yml"
+    path.write_text(yaml.safe_dump(data))
+    return Inventory.load(path)
+
+
+def test_a_secret_file_that_is_a_fifo_is_refused_without_waiting(tmp_path):
+    os.mkfifo(tmp_path / "db_password")
+    inv = _lab(tmp_path, db_password_file=str(tmp_path / "db_password"))
+    with pytest.raises(ActionError, match="db_password_file .* is not a regular file"):
+        inputs.check_secret_files(inv)
+
+
+def test_a_secret_file_that_is_large_is_refused(tmp_path):
+    (tmp_path / "jmx").write_text("monitorRole " + "x" * inputs.SECRET_MAX_BYTES)
+    inv = _lab(tmp_path, jmx_password_file=str(tmp_path / "jmx"))
+    with pytest.raises(ActionError, match="jmx_password_file .* is larger than 4096 bytes"):
+        inputs.check_secret_files(inv)
+
+
+def test_a_missing_secret_file_is_left_to_the_secrets_module(tmp_path):
+    # The password may come from its environment variable instead (runbooklib.actions.secrets).
+    inputs.check_secret_files(_lab(tmp_path, db_password_file=str(tmp_path / "none")))
+
+
+def test_a_good_secret_file_passes(tmp_path):
+    (tmp_path / "db_password").write_text("a-password-long-enough\n")
+    inputs.check_secret_files(_lab(tmp_path, db_password_file=str(tmp_path / "db_password")))
+
+
+def test_an_sql_script_that_is_not_utf8_is_refused(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "sql").mkdir(parents=True)
+    for name in inputs.SEED_SQL:
+        (repo / name).write_text((REPO / name).read_text())
+    (repo / "sql" / "extra.sql").write_bytes(b"SELECT '\xe9';\n")
+    inv = _lab(tmp_path, sql_scripts=[*inputs.SEED_SQL, "sql/extra.sql"])
+    with pytest.raises(ActionError, match=r"sql/extra.sql is not UTF-8 text \(byte 0xe9"):
+        inputs.check(inv, repo)

@@ -1,6 +1,7 @@
 """The known-issues allow-list: validation and which lines it allows where (no host involved)."""
 
 import datetime
+import re
 
 import pytest
 
@@ -8,12 +9,15 @@ from runbooklib.actions import known_issues
 
 GOOD = """
 - id: hbm2ddl
-  pattern: 'ERROR: Unsuccessful: alter table \\w+ add constraint'
+  pattern: '^ERROR: Unsuccessful: alter table \\w+ add constraint \\w+ .*SchemaUpdate\\)$'
+  sample: 'ERROR: Unsuccessful: alter table S add constraint F x (main_org.hbm2ddl.SchemaUpdate)'
   justification: the seed's known issue
   expires: 2030-01-01
   hosts: head
   start: first
 """
+# A day on which GOOD is valid: its expiry is within MAX_DAYS.
+TODAY = datetime.date(2029, 12, 1)
 PAIR = [
     "ERROR: Unsuccessful: alter table SAKAI_SITE add constraint FK1 foreign key (A) "
     "references B (A) (2026-11-25 09:41:02,120 main_org.hibernate.tool.hbm2ddl.SchemaUpdate)",
@@ -78,16 +82,58 @@ def test_expired_entry_is_an_error_naming_it(tmp_path):
         (("expires: 2030-01-01", "expires: 2030-02-30"), "2030-02-30 is not a date"),
         (("  start: first", "  start: second"), "start must be"),
         (("  hosts: head\n", ""), "needs exactly"),
-        (("pattern: 'ERROR", "pattern: '(ERROR"), "does not compile"),
+        (("pattern: '^ERROR", "pattern: '^(ERROR"), "does not compile"),
+        (("pattern: '^ERROR", "pattern: 'ERROR"), "not anchored: write it as"),
+        (("SchemaUpdate\\)$'", "SchemaUpdate\\)'"), "not anchored"),
+        (("pattern: '^ERROR", "pattern: '^.*|^ERROR"), "real error"),
+        (("pattern: '^ERROR: Unsuccessful", "pattern: '^.*$|^ERROR: Unsuccessful"), "real error"),
+        (("alter table S add", "alter table S drop"), "does not match its own sample"),
+        (("  sample: 'ERROR", "  sample: '' #"), "give a sample"),
+        (("  sample: 'ERROR: Unsuccessful", "  smaple: 'ERROR: Unsuccessful"), "needs exactly"),
+        (("expires: 2030-01-01", "expires: 2030-06-01"), "more than 180 days ahead"),
         (("justification: the seed's known issue", "justification: ' '"), "justification"),
     ],
 )
 def test_malformed_entries_are_errors(tmp_path, change, message):
     path = write(tmp_path, GOOD.replace(*change))
     with pytest.raises(known_issues.KnownIssuesError, match=message):
-        known_issues.load(path)
+        known_issues.load(path, today=TODAY)
 
 
 def test_not_a_list(tmp_path):
     with pytest.raises(known_issues.KnownIssuesError, match="YAML list"):
         known_issues.load(write(tmp_path, "id: x\n"))
+
+
+def test_a_good_entry_loads(tmp_path):
+    (issue,) = known_issues.load(write(tmp_path, GOOD), today=TODAY)
+    assert issue.id == "hbm2ddl" and issue.expires == datetime.date(2030, 1, 1)
+
+
+@pytest.mark.parametrize("pattern", ["^.*$", "^ERROR.*$", "^.*(?i:error).*$", "^[^x]*$", "^.*|^x$"])
+def test_a_broad_pattern_is_refused_by_the_canaries(tmp_path, pattern):
+    text = GOOD.replace(
+        "'^ERROR: Unsuccessful: alter table \\w+ add constraint \\w+ .*SchemaUpdate\\)$'",
+        repr(pattern),
+    ).replace(
+        "sample: 'ERROR: Unsuccessful: alter table S", "sample: 'ERROR: Connection refused'  #"
+    )
+    with pytest.raises(known_issues.KnownIssuesError, match="allows the real error"):
+        known_issues.load(write(tmp_path, text), today=TODAY)
+
+
+@pytest.mark.parametrize("line", known_issues.CANARIES)
+def test_every_canary_is_an_error_for_the_repository_file_on_every_start(line):
+    issues = known_issues.load("runbook/known-issues.yml")
+    for host, head, start in [("stubing", True, "first"), ("walton", False, "any")]:
+        assert known_issues.split([line], issues, host, head, start) == ([line], [])
+
+
+def test_the_tomcat_scan_catches_every_canary_in_any_case():
+    """The start-log scan (grep -Ei PROBLEM on the node) selects every canary line, in upper,
+    lower or mixed case: Python's re and grep -E agree on this plain alternation."""
+    from runbooklib.actions import tomcat
+
+    for line in known_issues.CANARIES:
+        for variant in (line, line.lower(), line.upper()):
+            assert re.search(tomcat.PROBLEM, variant, re.IGNORECASE), variant

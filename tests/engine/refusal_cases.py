@@ -24,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "refusals.md"
 # What a copy of the project needs to run the upgrade procedure.
-COPIED = ("runbook", "sql", "pytest.ini", "conftest.py")
+COPIED = ("runbook", "checks", "sql", "pytest.ini", "conftest.py")
 FAKE_SSH = '#!/bin/sh\necho "ssh $*" >> "$FAKE_SSH_LOG"\nexit 255\n'
 
 
@@ -58,10 +58,48 @@ class Case:
     known: Callable[[str], str] | None = None
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    # The inventory's bytes made from its text (a file that is not UTF-8).
+    raw: Callable[[str], bytes] | None = None
+    # Files the case puts into the project first (a FIFO, a folder, a script), given its path.
+    files: Callable[[Path], None] | None = None
+
+
+# The known-issues file's expiry, as committed (at most 180 days ahead: review it by then).
+EXPIRES = "expires: 2027-05-31"
 
 
 def _date(text: str) -> str:
-    return text.replace("expires: 2027-06-30", "expires: 2027-02-30", 1)
+    return text.replace(EXPIRES, "expires: 2027-02-30", 1)
+
+
+# Stands for the project's folder in an edited inventory (a path to a file the case made).
+PROJECT = "@PROJECT@"
+
+
+def _fifo(name: str) -> Callable[[Path], None]:
+    return lambda project: os.mkfifo(project / name)
+
+
+def _folder(name: str) -> Callable[[Path], None]:
+    return lambda project: (project / name).mkdir()
+
+
+def _file(name: str, data: bytes) -> Callable[[Path], None]:
+    return lambda project: (project / name).write_bytes(data)
+
+
+def _sql(name: str) -> Callable[[dict], None]:
+    return _set(sql_scripts=["sql/SAK-869.sql", "sql/SAK-878.sql", name])
+
+
+def _known_line(key: str, value: str | None) -> Callable[[str], str]:
+    """The first entry's `key:` line set to `value`, or removed (None)."""
+
+    def edit(text: str) -> str:
+        line = next(x for x in text.splitlines(keepends=True) if x.startswith(f"  {key}:"))
+        return text.replace(line, "" if value is None else f"  {key}: {value}\n", 1)
+
+    return edit
 
 
 CASES = [
@@ -310,7 +348,7 @@ CASES = [
         "known-expired",
         "an expired known issue",
         ("known-issues.yml", "expired", "renew or delete"),
-        known=lambda t: t.replace("expires: 2027-06-30", "expires: 2007-08-18", 1),
+        known=lambda t: t.replace(EXPIRES, "expires: 2007-08-18", 1),
     ),
     Case(
         "known-syntax",
@@ -323,7 +361,7 @@ CASES = [
         "a pattern that does not compile",
         ("known-issues.yml", "pattern"),
         known=lambda t: t.replace(
-            "pattern: '^ERROR: Unsuccessful", "pattern: '(^ERROR: Unsuccessful", 1
+            "pattern: '^ERROR: Unsuccessful", "pattern: '^(ERROR: Unsuccessful", 1
         ),
     ),
     Case(
@@ -332,7 +370,361 @@ CASES = [
         ("known-issues.yml", "stubbing", "head, app"),
         known=lambda t: t.replace("hosts: head", "hosts: stubbing", 1),
     ),
+    Case(
+        "known-unanchored",
+        "a known issue whose pattern is `.` (it would hide every error)",
+        ("known-issues.yml", "not anchored", "^...$"),
+        known=_known_line("pattern", "'.'"),
+    ),
+    Case(
+        "known-broad",
+        "an anchored pattern that allows real errors (`^.*$`)",
+        ("known-issues.yml", "real error", "narrow the pattern"),
+        known=_known_line("pattern", "'^.*$'"),
+    ),
+    Case(
+        "known-no-sample",
+        "a known issue without a sample line",
+        ("known-issues.yml", "needs exactly", "sample"),
+        known=_known_line("sample", None),
+    ),
+    Case(
+        "known-sample-mismatch",
+        "a known issue whose sample its pattern does not match",
+        ("known-issues.yml", "does not match its own sample"),
+        known=_known_line("sample", "'ERROR: Unsuccessful: alter table SAKAI_SITE drop column X'"),
+    ),
+    Case(
+        "known-no-expiry",
+        "a known issue without an expiry",
+        ("known-issues.yml", "needs exactly", "expires"),
+        known=_known_line("expires", None),
+    ),
+    Case(
+        "known-far",
+        "a known issue expiring years ahead",
+        ("known-issues.yml", "more than 180 days ahead", "review it by"),
+        known=_known_line("expires", "2031-01-01"),
+    ),
+    Case(
+        "known-fifo",
+        "the known-issues file replaced by a FIFO",
+        ("known-issues.yml", "not a regular file"),
+        files=lambda project: (
+            (project / "runbook" / "known-issues.yml").unlink(),
+            os.mkfifo(project / "runbook" / "known-issues.yml"),
+        ),
+    ),
+    # Hostile values: each would reach a root shell, an ssh option or SQL if it were accepted.
+    Case(
+        "host-injection",
+        "a host named `stubing;touch /tmp/x`",
+        ('all.children.app.hosts["stubing;touch /tmp/x"]', "host name"),
+        edit=_host("app", "stubing;touch /tmp/x", {"ansible_host": "198.51.100.13"}),
+    ),
+    Case(
+        "host-traversal",
+        "a host named `../../../etc` (the firewall's state folder is named after the host)",
+        ('hosts["../../../etc"]', "host name"),
+        edit=_host("app", "../../../etc", {"ansible_host": "198.51.100.13"}),
+    ),
+    Case(
+        "host-option",
+        "a host named like an ssh option (`-oProxyCommand=id`)",
+        ('hosts["-oProxyCommand=id"]', "host name"),
+        edit=_host("app", "-oProxyCommand=id", {"ansible_host": "198.51.100.13"}),
+    ),
+    Case(
+        "host-newline",
+        "a host name with a newline in it",
+        ('hosts["walton\\nx"]', "host name"),
+        edit=_host("app", "walton\nx", {"ansible_host": "198.51.100.13"}),
+    ),
+    Case(
+        "group-injection",
+        "a group named `app;id`",
+        ('all.children["app;id"]', "group name"),
+        edit=lambda d: d["all"]["children"].__setitem__("app;id", {"hosts": {}}),
+    ),
+    Case(
+        "group-space",
+        "a group name with a space (`web nodes`)",
+        ('all.children["web nodes"]', "group name"),
+        edit=lambda d: d["all"]["children"].__setitem__("web nodes", {"hosts": {}}),
+    ),
+    Case(
+        "var-name",
+        "a variable whose name is not a name (`tomcat-home`)",
+        ("all.vars.tomcat-home", "variable name"),
+        edit=_set(**{"tomcat-home": "/usr/share/tomcat10"}),
+    ),
+    Case(
+        "user-option",
+        "`ansible_user` that ssh would read as an option (`-oProxyCommand=...`)",
+        ("all.vars.ansible_user", "user name"),
+        edit=_set(ansible_user="-oProxyCommand=touch /tmp/x"),
+    ),
+    Case(
+        "user-injection",
+        "a host's own `ansible_user` holding `;`",
+        ("all.children.app.hosts.walton.ansible_user", "user name"),
+        edit=_host("app", "walton", {"ansible_host": "198.51.100.12", "ansible_user": "root;id"}),
+    ),
+    Case(
+        "address-option",
+        "an `ansible_host` that ssh would read as an option",
+        ("walton", "-oProxyCommand=id", "neither an IP address nor a host name"),
+        edit=_host("app", "walton", {"ansible_host": "-oProxyCommand=id"}),
+    ),
+    Case(
+        "address-injection",
+        "an `ansible_host` holding a command (`198.51.100.12;id`)",
+        ("walton", "198.51.100.12;id", "neither an IP address nor a host name"),
+        edit=_host("app", "walton", {"ansible_host": "198.51.100.12;id"}),
+    ),
+    Case(
+        "path-traversal",
+        "a path variable with `..` (`tomcat_base: /ucd/opt/../../etc`)",
+        ("all.vars.tomcat_base", "normalised", "absolute path"),
+        edit=_set(tomcat_base="/ucd/opt/../../etc"),
+    ),
+    Case(
+        "path-quote",
+        "`db_backup_dir` breaking out of quotes (`...sakai'; touch /tmp/y; '`)",
+        ("all.vars.db_backup_dir", "not a plain path"),
+        edit=_set(db_backup_dir="/var/backups/sakai'; touch /tmp/y; '"),
+    ),
+    Case(
+        "path-newline",
+        "a path with a newline and a command after it",
+        ("all.vars.catalina_out", "not a plain path"),
+        edit=_set(catalina_out="/ucd/opt/sakai/tomcat/logs/catalina.out\ntouch /tmp/y"),
+    ),
+    Case(
+        "path-relative",
+        "a relative path (`releases_dir: ucd/opt/sakai/releases`)",
+        ("all.vars.releases_dir", "not an absolute path"),
+        edit=_set(releases_dir="ucd/opt/sakai/releases"),
+    ),
+    Case(
+        "path-space",
+        "a path with a space (two paths to a shell)",
+        ("all.vars.src_dir", "not a plain path"),
+        edit=_set(src_dir="/ucd/opt/sakai/src /etc"),
+    ),
+    Case(
+        "key-traversal",
+        "an ssh key path with `..`",
+        ("all.vars.ansible_ssh_private_key_file", "normalised"),
+        edit=_set(ansible_ssh_private_key_file="/var/lib/smartsite-lab/../../../root/.ssh/id"),
+    ),
+    Case(
+        "tag-injection",
+        "a `release_tag` holding a command (`x; touch /tmp/x`)",
+        ("all.vars.release_tag", "not a tag"),
+        edit=_set(release_tag="x; touch /tmp/x"),
+    ),
+    Case(
+        "tag-option",
+        "a `fallback_tag` that svn would read as an option (`-rHEAD`)",
+        ("all.vars.fallback_tag", "not a tag"),
+        edit=_set(fallback_tag="-rHEAD"),
+    ),
+    Case(
+        "version-injection",
+        "a `release_version` holding `$(id)`",
+        ("all.vars.release_version", "not a version"),
+        edit=_set(release_version="2.4.1$(id)"),
+    ),
+    Case(
+        "snapshot-space",
+        "a `fallback_snapshot` with a space",
+        ("all.vars.fallback_snapshot", "not a tag"),
+        edit=_set(fallback_snapshot="sakai-core 2-4-x"),
+    ),
+    Case(
+        "db-name-injection",
+        "a `db_name` holding SQL (`sakai; DROP DATABASE sakai`)",
+        ("all.vars.db_name", "not a plain database name"),
+        edit=_set(db_name="sakai; DROP DATABASE sakai"),
+    ),
+    Case(
+        "db-name-backquote",
+        "a `db_name` with a backquote (ends a quoted identifier)",
+        ("all.vars.db_name", "not a plain database name"),
+        edit=_set(db_name="sakai`"),
+    ),
+    Case(
+        "volatile-table",
+        "a `db_volatile_tables` entry holding SQL",
+        ("all.vars.db_volatile_tables", "SAKAI_CLUSTER`; DROP TABLE x", "plain database name"),
+        edit=_set(db_volatile_tables=["SAKAI_CLUSTER`; DROP TABLE x"]),
+    ),
+    Case(
+        "svn-url",
+        "an `svn_url` holding `;id`",
+        ("all.vars.svn_url", "not a plain URL"),
+        edit=_set(svn_url="https://mware.ucdavis.edu/svn/tags;id"),
+    ),
+    Case(
+        "password-env",
+        "a `db_password_env` that is not a variable name",
+        ("all.vars.db_password_env", "environment variable name"),
+        edit=_set(db_password_env="X;id"),
+    ),
+    Case(
+        "chat-nick-newline",
+        "an IRC nick holding a newline and an IRC command",
+        ("all.vars.chat", "nick", "one plain word"),
+        edit=lambda d: _vars(d)["chat"].update(nick="runbook\r\nQUIT :bye"),
+    ),
+    # Templating: Ansible would evaluate these, the runbook would take them as text.
+    Case(
+        "template-pipe",
+        "`release_tag: \"{{ lookup('pipe', 'touch /tmp/x') }}\"`",
+        ("all.vars.release_tag", "Jinja2", "write the value out"),
+        edit=_set(release_tag="{{ lookup('pipe', 'touch /tmp/x') }}"),
+    ),
+    Case(
+        "template-block",
+        "a `{% ... %}` block in a host's variable",
+        ("all.children.app.hosts.walton.note", "Jinja2"),
+        edit=_host(
+            "app", "walton", {"ansible_host": "198.51.100.12", "note": "{% if 1 %}x{% endif %}"}
+        ),
+    ),
+    Case(
+        "template-deep",
+        "a `{# ... #}` deep inside an allow-list entry",
+        ("all.vars.allow_8443[0].name", "Jinja2"),
+        edit=lambda d: _vars(d)["allow_8443"][0].update(name="operator{# hidden #}"),
+    ),
+    Case(
+        "template-key",
+        "a variable's name holding `{{`",
+        ('all.vars["{{ x }}"]', "Jinja2"),
+        edit=_set(**{"{{ x }}": "y"}),
+    ),
+    # The inventory file itself.
+    Case(
+        "file-name",
+        "an inventory whose file name holds a `;`",
+        ("file name", "rename it"),
+        args=("--inventory", "lab;id.yml"),
+        files=lambda project: shutil.copy(project / "lab.yml", project / "lab;id.yml"),
+    ),
+    Case(
+        "not-utf8",
+        "an inventory that is not UTF-8 (Latin-1 bytes)",
+        ("lab.yml", "not UTF-8", "save it as UTF-8"),
+        raw=lambda t: t.replace("runbook@smartsite.lab", "runbook@smartsit\u00e9.lab").encode(
+            "latin-1"
+        ),
+    ),
+    Case(
+        "inventory-folder",
+        "`--inventory` naming a folder",
+        ("inventories", "a folder", "name the file"),
+        args=("--inventory", "inventories"),
+        files=_folder("inventories"),
+    ),
+    Case(
+        "inventory-fifo",
+        "`--inventory` naming a FIFO (the run must not wait on it)",
+        ("lab.fifo", "not a regular file"),
+        args=("--inventory", "lab.fifo"),
+        files=_fifo("lab.fifo"),
+    ),
+    Case(
+        "inventory-big",
+        "an inventory of more than a megabyte",
+        ("lab.yml", "larger than 1048576 bytes"),
+        text=lambda t: t + "#" * (1 << 20) + "\n",
+    ),
+    Case(
+        "alias-bomb",
+        "a YAML alias bomb (billion laughs)",
+        ("lab.yml:", "alias", "write the value out"),
+        text=lambda t: t.replace(
+            "  vars:\n",
+            "  vars:\n    a: &a [x, x, x, x, x, x, x, x, x]\n    b: &b [*a, *a, *a, *a, *a, *a]\n",
+            1,
+        ),
+    ),
+    Case(
+        "deep-nesting",
+        "a YAML value nested a hundred thousand deep",
+        ("lab.yml", "nested too deep"),
+        text=lambda t: t + "deep: " + "[" * 100000 + "]" * 100000 + "\n",
+    ),
+    # Secret files and SQL scripts.
+    Case(
+        "secret-fifo",
+        "`db_password_file` naming a FIFO",
+        ("db_password_file", "secret.fifo", "not a regular file"),
+        edit=_set(db_password_file=f"{PROJECT}/secret.fifo"),
+        files=_fifo("secret.fifo"),
+    ),
+    Case(
+        "secret-folder",
+        "`jmx_password_file` naming a folder",
+        ("jmx_password_file", "secrets", "a folder"),
+        edit=_set(jmx_password_file=f"{PROJECT}/secrets"),
+        files=_folder("secrets"),
+    ),
+    Case(
+        "secret-binary",
+        "`db_password_file` that is not UTF-8 text",
+        ("db_password_file", "db_password", "not UTF-8"),
+        edit=_set(db_password_file=f"{PROJECT}/db_password"),
+        files=_file("db_password", b"\xff\xfe secret \x80\n"),
+    ),
+    Case(
+        "sql-not-utf8",
+        "an SQL script that is not UTF-8",
+        ("sql_scripts", "SAK-900.sql", "not UTF-8"),
+        edit=_sql("sql/SAK-900.sql"),
+        files=_file("sql/SAK-900.sql", b"UPDATE x SET y = '\xe9';\n"),
+    ),
+    Case(
+        "sql-big",
+        "an SQL script of more than 4 MB",
+        ("sql_scripts", "SAK-900.sql", "larger than"),
+        edit=_sql("sql/SAK-900.sql"),
+        files=_file("sql/SAK-900.sql", b"-- x\n" * (1 << 20) + b"\n"),
+    ),
+    Case(
+        "sql-folder",
+        "an SQL script that is a folder",
+        ("sql_scripts", "SAK-900.sql", "a folder"),
+        edit=_sql("sql/SAK-900.sql"),
+        files=_folder("sql/SAK-900.sql"),
+    ),
+    Case(
+        "sql-name",
+        "an SQL script name holding a quote and `;`",
+        ("sql_scripts", "plain file name"),
+        edit=_sql("sql/x');DROP TABLE y;--.sql"),
+    ),
     # Options and the environment.
+    Case(
+        "operator-forged-line",
+        "an operator name holding a newline and an ANSI escape (a forged verdict line)",
+        ("--operator", "control character", "one line"),
+        args=("--operator", "evil\n\x1b[32mGO (after): all checks passed"),
+    ),
+    Case(
+        "operator-long",
+        "an operator name of 200 characters",
+        ("--operator", "200 characters", "at most 64"),
+        args=("--operator", "x" * 200),
+    ),
+    Case(
+        "todo-escape",
+        "a `--todo` note holding an escape that clears the screen",
+        ("--todo", "control character"),
+        args=("--operator", "jon", "--todo", "check the mail\x1b[2J"),
+    ),
     Case(
         "approve-action",
         "`--approve` naming a step that is not manual",
@@ -411,13 +803,18 @@ def prepare(case: Case, project: Path) -> tuple[list[str], dict[str, str | None]
     if case.edit:
         data = yaml.safe_load(original)
         case.edit(data)
-        inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+        text = yaml.safe_dump(data, sort_keys=False).replace(PROJECT, str(project))
+        inventory.write_text(text)
+    elif case.raw:
+        inventory.write_bytes(case.raw(original))
     else:
         inventory.write_text(case.text(original) if case.text else original)
     known = (ROOT / "runbook" / "known-issues.yml").read_text()
     (project / "runbook" / "known-issues.yml").write_text(
         case.known(known) if case.known else known
     )
+    if case.files:
+        case.files(project)
     (project / "ssh.log").unlink(missing_ok=True)
     env: dict[str, str | None] = {"LAB_SUBNET": None, "PYTEST_ADDOPTS": None, **case.env}
     env["FAKE_SSH_LOG"] = str(project / "ssh.log")
@@ -461,7 +858,10 @@ Generated by `python tests/engine/refusal_cases.py --write` from the cases that
 print). Each case is a copy of this project with one thing broken, run as
 `pytest runbook/ -k upgrade --inventory lab.yml`. Each is refused before any host is contacted
 (the test puts a fake `ssh` first on PATH and proves it was never started), with exit status 4
-(pytest's usage error) and exactly this one line on stderr, no traceback.
+(pytest's usage error) and exactly this one line on stderr, no traceback, and leaves no journal
+or record. The hostile cases (host, group and user names, addresses, paths, tags, templates,
+control characters, files that are no small UTF-8 file) would each reach a root shell, an ssh
+option or SQL if they were accepted.
 
 Why refuse rather than start: a run on bad input stops halfway through the window (the site
 closed, the database half upgraded) or acts on the wrong host; a line that names the file, the

@@ -12,6 +12,12 @@ import pytest
 import refusal_cases
 from refusal_cases import CASES, Case
 
+# Imported before pytester's first in-process run: each run restores sys.modules after it, so the
+# actions imported by one case's conftest would be dropped while modules kept from the first run
+# still hold their ActionError, and the next case would end in an INTERNALERROR, not a refusal.
+import runbooklib.actions.inputs  # noqa: F401
+import runbooklib.actions.secrets  # noqa: F401
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester):
@@ -19,8 +25,12 @@ def project(pytester: pytest.Pytester):
     return refusal_cases.make_project(pytester.path)
 
 
-def run(pytester, monkeypatch, project, case: Case, *extra: str) -> pytest.RunResult:
+def run(pytester, monkeypatch, project, case: Case, *extra: str, checks=False) -> pytest.RunResult:
+    """The case, as `pytest runbook/ -k upgrade ...` or (checks) as `pytest checks/ ...`."""
     args, env = refusal_cases.prepare(case, project)
+    if checks:
+        assert args[:3] == ["runbook", "-k", "upgrade"]
+        args = ["checks", *args[3:]]
     for name, value in env.items():
         if value is None:
             monkeypatch.delenv(name, raising=False)
@@ -44,12 +54,33 @@ def test_refused_in_one_line_before_any_ssh(pytester, monkeypatch, project, case
     for word in case.expect:
         assert word in line, f"{word!r} not in {line!r}"
     assert refusal_cases.ssh_calls(project) == []
+    assert not (project / "reports").exists()  # no journal, no record
     # The page lists this case with exactly this line.
     row = refusal_cases.row(case, refusal_cases.message(line))
     assert row in refusal_cases.DOC.read_text().splitlines(), (
         f"docs/refusals.md is out of date for {case.id}: python tests/engine/refusal_cases.py "
         "--write"
     )
+
+
+@pytest.mark.parametrize(
+    "case_id",
+    ["host-injection", "template-pipe", "not-utf8", "secret-fifo", "operator-forged-line"],
+)
+def test_the_go_no_go_refuses_the_same_inputs_before_any_ssh(
+    pytester, monkeypatch, project, case_id
+):
+    """`pytest checks/` loads the same inventory, secrets and options: the same one line, and
+    still no connection (the checks' first would be the run lock on the db host)."""
+    case = next(c for c in CASES if c.id == case_id)
+    result = run(pytester, monkeypatch, project, case, checks=True)
+
+    errors = [line for line in result.errlines if line.strip()]
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, "\n".join(result.outlines + errors)
+    assert len(errors) == 1 and errors[0].startswith("ERROR: ")
+    assert all(word in errors[0] for word in case.expect)
+    assert refusal_cases.ssh_calls(project) == []
+    assert not (project / "reports").exists()
 
 
 def test_a_refused_run_leaves_no_record(pytester, monkeypatch, project):
@@ -73,6 +104,15 @@ def test_control_unbroken_input_does_start_ssh(pytester, monkeypatch, project):
     first for the run lock on the db host (the fake ssh fails, so that refuses the run)."""
     control = Case("control", "nothing broken", ())
     result = run(pytester, monkeypatch, project, control, "--dry-run", "--operator", "x", "-x")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "cannot take the run lock" in result.stderr.str()
+    assert any("@198.51.100.21 " in call for call in refusal_cases.ssh_calls(project))
+
+
+def test_control_the_go_no_go_unbroken_does_start_ssh(pytester, monkeypatch, project):
+    """The detector works for the checks too: unbroken, their first connection is the lock's."""
+    result = run(pytester, monkeypatch, project, Case("control", "nothing broken", ()), checks=True)
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "cannot take the run lock" in result.stderr.str()

@@ -219,7 +219,7 @@ def test_a_host_and_a_group_of_one_name_are_refused(tmp_path):
     "settings, message",
     [
         ({"ansible_ssh_common_args": "-o ProxyJump=bastion"}, "give only `-F FILE`"),
-        ({"ansible_ssh_common_args": "-F ssh/config"}, "-F 'ssh/config': give an absolute path"),
+        ({"ansible_ssh_common_args": "-F ssh/config"}, "-F 'ssh/config' is not an absolute path"),
         ({"ansible_ssh_private_key_file": "id_ed25519"}, "give an absolute path"),
         ({"ansible_port": 2222}, "sets ansible_port, which the runbook's ssh does not read"),
         ({"ansible_ssh_extra_args": "-4"}, "sets ansible_ssh_extra_args"),
