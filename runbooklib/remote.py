@@ -208,6 +208,26 @@ def control_dir() -> str:
         return _control_dir
 
 
+def unpinned(hosts) -> str | None:
+    """Why the host keys of `hosts` are not pinned (None: they are): each must name a known hosts
+    file that exists. StrictHostKeyChecking needs no look: the runbook's own `-o ...=yes` comes
+    first on every ssh command line, and ssh keeps the first value it is given."""
+    for host in hosts:
+        if host.vars.get("ansible_connection") == "local":
+            continue
+        if not host.known_hosts:
+            return (
+                f"host {host.name} names no known hosts file: add `-o UserKnownHostsFile=PATH` "
+                "(the host keys you checked) to its ansible_ssh_common_args"
+            )
+        if not os.path.isfile(host.known_hosts):
+            return (
+                f"host {host.name}'s known hosts file {host.known_hosts} does not exist: write "
+                "the hosts' keys there once you checked their fingerprints"
+            )
+    return None
+
+
 @dataclass
 class Host:
     name: str
