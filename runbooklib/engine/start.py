@@ -116,17 +116,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         # a path the check could not read): it must not run steps outside the start sequence.
         raise pytest.UsageError(NO_XDIST.format(flag="-n"))
     inv = load_inventory(config)
-    pinned = inv.vars.get("production") and remote.unpinned(inv.hosts.values())
-    if pinned:  # issue 17: ssh must never hand root commands to whoever answers
-        raise pytest.UsageError(
-            f"inventory {inv.name} is production; its host keys are not pinned: {pinned}"
-        )
     run = new_run(config, session.items, config.stash.get(_all_steps_key, {}), inv)
     config.stash[RUN] = run
     usage.check(config, run)
     if config.getoption("plan"):
         window.begin(config, run)
         return  # the plan touches nothing: no confirmation, lock, journal or report
+    pinned = inv.vars.get("production") and remote.unpinned(inv.hosts.values())
+    if pinned:  # issue 17: ssh must never hand root commands to whoever answers
+        raise pytest.UsageError(
+            f"inventory {inv.name} is production; its host keys are not pinned: {pinned}"
+        )
     holder = lock.lock_host(config, inv)
     earlier_start = resume.load(config, run)
     window.begin(config, run, earlier_start)
