@@ -193,7 +193,11 @@ class ClusterLock:
         rc = self.proc.wait()
         if self._stop.is_set():
             return  # closed by the run itself
-        err = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+        # What the session said last, without waiting: a child of the shell (its `timeout`) may
+        # keep the pipe open for up to DEADLINE s after the shell itself is gone.
+        os.set_blocking(self.proc.stderr.fileno(), False)
+        said = self.proc.stderr.read() or b""
+        err = said.decode(errors="replace").strip().splitlines()
         why = f"its session on {self.host.name} ended, exit {rc}" + (f": {err[-1]}" if err else "")
         self.lost = (
             f"lost the cluster lock {self.where} ({why}): another run may take it; check who "
