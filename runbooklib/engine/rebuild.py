@@ -24,9 +24,8 @@ def rebuild(journal: Path) -> Path:
     if out.exists():
         raise FileExistsError(f"{out} exists already: move it away to rebuild")
     events = read(journal)
-    found = report.last_rehearsal(journal, events)
-    rehearsal = (found.name, read(found)) if found else None
-    out.write_text(report.page(events, journal.name, rehearsal), encoding="utf-8")
+    rehearsals = report.rehearsals(journal, events)
+    out.write_text(report.page(events, journal.name, rehearsals), encoding="utf-8")
     write_index(journal.parent)
     return out
 

@@ -207,11 +207,9 @@ class Record:
         return events
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session) -> None:
-        events = self.events()
-        journal = self.journal()
-        found = static.last_rehearsal(journal, events)
-        rehearsal = (found.name, read(found)) if found else None
-        prefix.append(static.record_html(events, str(journal.name), rehearsal))
+        events, journal = self.events(), self.journal()
+        rehearsals = static.rehearsals(journal, events)
+        prefix.append(static.record_html(events, str(journal.name), rehearsals))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call):

@@ -123,7 +123,7 @@ def test_the_rebuild_makes_the_same_record_from_the_journal(project):
     rebuilt = rebuild.rebuild(html.with_suffix(".jsonl"))
 
     assert _static(rebuilt.read_text()) == _static(html.read_text())
-    assert "<li>rotate the logs <span class='muted'>(by thomas)</span></li>" in html.read_text()
+    assert '<li>rotate the logs <span class="muted">(by thomas)</span></li>' in html.read_text()
 
 
 def test_a_step_skipped_after_a_halt_keeps_its_row_in_pytest_htmls_table(project):
