@@ -82,9 +82,11 @@ def _may_run_steps(config: pytest.Config) -> bool:
 @pytest.hookimpl(wrapper=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     """After every writer wrote: give the files the run's name, or remove them (no run)."""
-    result = yield
     config = session.config
     run = config.stash.get(RUN, None)
+    if run is not None and run.base is not None:
+        _write_under_the_runs_name(config, run.base)
+    result = yield
     provisional = config.stash.get(_provisional, {})
     for suffix, path in provisional.items():
         if path.exists() and run is not None and run.base is not None:
@@ -94,6 +96,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     if run is not None and run.base is not None:
         write_index(run.base.parent)
     return result
+
+
+def _write_under_the_runs_name(config: pytest.Config, base: Path) -> None:
+    """pytest-html and junitxml write straight to the run's own names (known only now), so the
+    paths they print are the files kept, never a temporary one removed after. Neither has an
+    option to change its path after configure: their path attributes are set instead."""
+    from _pytest.junitxml import xml_key
+    from pytest_html.basereport import BaseReport
+
+    for html in config.pluginmanager.get_plugins():
+        if isinstance(html, BaseReport) and config.stash.get(_provisional, {}).get(".html"):
+            html._report_path = base.with_name(base.name + ".html")
+    xml = config.stash.get(xml_key, None)
+    if xml is not None and config.stash.get(_provisional, {}).get(".xml"):
+        xml.logfile = str(base.with_name(base.name + ".xml"))
 
 
 def open_record(session: pytest.Session, run: Run) -> None:
