@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -66,7 +67,6 @@ class Detail:
     """What one step did, ready for the template."""
 
     step: StepView
-    when: str
     substeps: list[dict]
     items: list[tuple[str, object]]  # (event kind, the event or its artifact block)
     commands: dict[str, list]
@@ -144,8 +144,6 @@ def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]
     for s in view.steps:
         if not (s.entries or s.started):
             continue
-        when = [s.owner, s.kind, f"planned {hm(s.planned)}" if s.planned else ""]
-        when.append(f"started {hms(s.started) or '-'}, {s.outcome} {s.took}".strip())
         items: list[tuple[str, object]] = []
         for e in s.entries:
             kind = e["event"]
@@ -157,7 +155,6 @@ def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]
         out.append(
             Detail(
                 step=s,
-                when=", ".join(w for w in when if w) + (f": {s.reason}" if s.reason else ""),
                 substeps=[
                     {
                         "name": e.get("name"),
@@ -246,7 +243,10 @@ def record_html(
         grid_hosts=hosts,
         grid_cells=cells,
         compared=compared,
-        rehearsal_name=compared is not None,
+        # The run most steps are compared with, named once above the table.
+        usual_run=Counter(c.run for c in compared.values()).most_common(1)[0][0]
+        if compared
+        else "",
         quiet_late=early_once(view),
         todos=todos(view),
         details=details(view, compared),

@@ -62,7 +62,7 @@ class Axis:
         self.span = max((t1 - t0).total_seconds(), 10.0)
 
     def x(self, t: dt.datetime) -> float:
-        return round(self.left + self.width * (t - self.t0).total_seconds() / self.span, 1)
+        return round(self.left + self.width * (t - self.t0).total_seconds() / self.span)
 
     def ticks(self) -> list[tuple[float, str]]:
         every = _tick(self.span)
@@ -162,7 +162,9 @@ def timeline(view: RunView) -> Picture | None:
             labels += [(panel.top + i * ROW + 10, s.id) for i, s in enumerate(steps)]
     elif actual:
         axis = Axis(min(actual), max(actual), left, width)
-        panel = Panel("each check's run", top=30, height=rows, axis="time of day, to the second")
+        panel = Panel(
+            "each check's run", top=30, height=rows, axis="time of day (the clock of the run)"
+        )
         panel.ticks = axis.ticks()
         _actual_bars(panel, steps, axis, drawn)
         panels.append(panel)
@@ -223,4 +225,4 @@ def _rect(cls: str, s: StepView, x: float, y: float, w: float, colour: str = "#b
     else:
         ended = f"{s.ended:%H:%M:%S}" if s.ended else ""
         title = f"{s.id} {s.started:%H:%M:%S}-{ended} {s.outcome}"
-    return {"cls": cls, "x": x, "y": y, "w": max(round(w, 1), 2), "fill": colour, "title": title}
+    return {"cls": cls, "x": x, "y": y, "w": max(round(w), 2), "fill": colour, "title": title}

@@ -336,3 +336,63 @@ def test_one_lateness_rounding_and_one_duration_format():
         assert window.lateness(planned, started) == said
     assert [window.duration(s) for s in (7, 245, 3725)] == ["7.0 s", "4m05s", "1h02m05s"]
     assert report.seconds is window.duration
+
+
+def test_each_step_is_compared_with_the_last_run_in_which_it_ran_and_passed():
+    full = _run(t0="07:00")
+    resumed = _run(t0="07:30")  # newer, but u01 was done earlier and only u02 ran
+    u01_end = next(e for e in resumed if e["event"] == "step_end" and e["step"] == "u01")
+    u01_end["done_earlier"] = "07:00:10"
+    for e in full:
+        if e.get("event") == "command" and e.get("command", "").startswith("iptables"):
+            e["command"] = "iptables -w 5 -t filter -L"
+    runs = [("resumed.jsonl", resumed), ("full.jsonl", full)]
+
+    compared = report.compare(_run(), runs)
+
+    assert compared["u01"].run == "full.jsonl" and compared["u02"].run == "resumed.jsonl"
+    assert len(compared["u01"].differs) == 2 and compared["u02"].differs == []
+    page = report.record_html(_run(), rehearsal=runs)
+    assert page.count("commands differ in shape") == 2  # u01's row and u01's section only
+
+
+def test_host_by_step_grid_from_notes_and_outcomes():
+    events = _run()
+    events.insert(
+        5,
+        {
+            "t": "2007-08-18T08:00:05+00:00",
+            "event": "note",
+            "step": "u01",
+            "text": "stubing: firewall maintenance: changed. tables filter",
+            "changed": True,
+        },
+    )
+    hosts, cells = report.grid(report.parse(events))
+
+    assert hosts == ["stubing", "walton"]
+    assert cells == {("stubing", "u01"): "changed", ("walton", "u01"): "ok"}
+    page = report.record_html(events)
+    assert '<td class="g-changed">changed</td><td class="g-none"></td>' in page
+
+
+def test_the_actual_work_gets_an_inset_when_it_is_a_sliver_of_the_plan():
+    svg = report.timeline_svg(report.parse(_run()))  # 40 s of work on a four-hour plan
+
+    assert svg.count('class="panel"') == 2 and "on its own axis" in svg
+    assert svg.count('class="actual"') == 2 and svg.count('class="planned"') == 2
+    assert "time of day, to the second" in svg
+
+
+def test_the_checks_timeline_has_a_labelled_axis_and_its_legend_only_what_is_drawn():
+    checks = _run(procedure="checks")
+    for e in checks:
+        for s in e.get("steps", []):
+            s["planned"] = None
+    checks = [e for e in checks if e.get("event") not in ("record_window", "approval")]
+    page = report.record_html(checks)
+
+    assert "time of day (the clock of the run)" in page and 'class="tick">08:10</text>' in page
+    legend = page[page.index('class="muted legend"') :].split("</p>")[0]
+    assert "actual" in legend and "planned" not in legend and "window" not in legend
+    assert "approval" not in legend and "fallback" not in legend
