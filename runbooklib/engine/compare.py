@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runbooklib.engine.timefmt import duration
 from runbooklib.engine.view import parse
-from runbooklib.engine.window import duration
 
 _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _NUMBER = re.compile(r"\d+")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from runbooklib.engine.window import duration
+from runbooklib.engine.timefmt import duration
 from runbooklib.transcript import transcript
 
 if TYPE_CHECKING:  # imported by target.py before pytest registers the engine's other modules

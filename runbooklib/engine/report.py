@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from runbooklib.engine import artifacts
 from runbooklib.engine.compare import Compared, compare, rehearsals, shape  # noqa: F401
+from runbooklib.engine.timefmt import duration, lateness
 from runbooklib.engine.timeline import timeline
 from runbooklib.engine.view import (  # noqa: F401 - the record's names, for report_index
     HEAD,
@@ -39,7 +40,6 @@ from runbooklib.engine.view import (  # noqa: F401 - the record's names, for rep
     phase_of,
     verdict_of,
 )
-from runbooklib.engine.window import duration, lateness
 
 seconds = duration  # the one duration format, under the name report_index uses
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from runbooklib.engine.window import duration, lateness
+from runbooklib.engine.timefmt import duration, lateness
 
 # Outputs (and only outputs) are bounded: this many lines from the start and from the end, a
 # count of the rest, and a line longer than LINE_CHARS cut (a JSON blob, a classpath).

@@ -328,7 +328,7 @@ def test_commands_in_full_with_start_duration_and_stdin_never_repeated():
 
 
 def test_one_lateness_rounding_and_one_duration_format():
-    from runbooklib.engine import window
+    from runbooklib.engine import timefmt as window
 
     planned = report.parse(_run()).steps[0].planned
     for seconds, said in ((-599, "9 min early"), (-600, "10 min early"), (59, "on time")):
