@@ -61,6 +61,7 @@ class LiveConsole:
         self._writing = threading.Lock()
         # Whether the run's earliness was said already (see `timing`).
         self._early = False
+        self._said_fallback = False
         transcript.listeners.append(self.listen)
         tr = config.pluginmanager.get_plugin("terminalreporter")
         if tr is not None and tr.verbosity <= 0:
@@ -92,7 +93,8 @@ class LiveConsole:
                 return f"{state.id}{'' if title == state.id else ' ' + title}", {}
             owner = f"{data['owner']}: " if data.get("owner") else ""
             return (
-                f"{state.id} planned {state.planned:%H:%M}{self.timing(state)}  "
+                self.latest_fallback_start(state)
+                + f"{state.id} planned {state.planned:%H:%M}{self.timing(state)}  "
                 f"{owner}{data.get('title', '')}",
                 {"bold": True},
             )
@@ -115,6 +117,17 @@ class LiveConsole:
         if event in WARNINGS:
             return f"{WARNINGS[event]}: {data.get('text', '')}", {"yellow": True}
         return None, {}
+
+    def latest_fallback_start(self, state) -> str:
+        """Before the first step, once: the engine's latest time to start the fallback, the
+        same time the records give."""
+        window = self.run.window
+        if self._said_fallback or window is None or window.fallback_by is None:
+            return ""
+        self._said_fallback = True
+        if state.procedure == window.fallback_name:
+            return ""
+        return f"latest time to start the fallback: {window.fallback_by:%H:%M}\n"
 
     def timing(self, state) -> str:
         """', 12 min late', ', on time'; a run ahead of its plan (a rehearsal) says how far once,

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from runbooklib.engine import artifacts
 from runbooklib.engine.compare import Compared, compare, rehearsals, shape  # noqa: F401
-from runbooklib.engine.timefmt import duration, lateness
+from runbooklib.engine.timefmt import duration
 from runbooklib.engine.timeline import timeline
 from runbooklib.engine.view import (  # noqa: F401 - the record's names, for report_index
     HEAD,
@@ -102,22 +102,6 @@ def facts(view: RunView, journal: str = "") -> list[tuple[str, str]]:
     if view.procedure == "checks":
         rows.insert(1, ("Phase", phase_of(s.get("argv", []))))
     return [(k, v) for k, v in rows if v]
-
-
-def early_once(view: RunView) -> str:
-    """A run that keeps ahead of its plan (a rehearsal) says so once, not on every step."""
-    early = [
-        s for s in view.steps if s.started and lateness(s.planned, s.started).endswith("early")
-    ]
-    started = [s for s in view.steps if s.started and s.planned]
-    if not started or len(early) < max(2, len(started) // 2):
-        return ""
-    late = [s for s in started if s.late.endswith("late")]
-    return (
-        f"{len(early)} of {len(started)} steps started ahead of their planned time (the run "
-        f"kept ahead of the plan; lateness is shown only for a step that started late"
-        + (f": {', '.join(s.id for s in late)})" if late else ")")
-    )
 
 
 def dedupe(details: list[Detail]) -> None:
@@ -247,7 +231,6 @@ def record_html(
         usual_run=Counter(c.run for c in compared.values()).most_common(1)[0][0]
         if compared
         else "",
-        quiet_late=early_once(view),
         todos=todos(view),
         details=details(view, compared),
         hm=hm,

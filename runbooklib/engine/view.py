@@ -59,7 +59,11 @@ class StepView:
         """The docstring's first paragraph when the title is only a node ID (a check)."""
         if self.title and "::" not in self.title and self.title != self.id:
             return self.title
-        return self.doc or self.title
+        if self.doc:
+            return self.doc
+        # A check with no docstring: its function's name in words, not its node ID.
+        name = self.title.rpartition("::")[2] or self.id
+        return name.removeprefix("test_").replace("_", " ")
 
     @property
     def late(self) -> str:

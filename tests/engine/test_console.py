@@ -92,6 +92,7 @@ def test_a_run_ahead_of_its_plan_says_so_once_and_names_each_host_once(project):
     result.assert_outcomes(passed=3)
     result.stdout.re_match_lines(
         [
+            r"latest time to start the fallback: \d\d:\d\d$",
             r"u01 planned \d\d:\d\d, on time  Jon: Block client access\.$",
             r"u02 planned \d\d:\d\d, (29|30) min early, ahead of the plan \(said once\)  Jon",
             r"  u02 \. Install on walton \(stubing\)$",
