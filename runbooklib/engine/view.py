@@ -223,8 +223,6 @@ def bounded(text: str) -> str:
 
 # ---- the host x step grid -----------------------------------------------------------------------
 
-GRID_MARKS = {"changed": "changed", "ok": "ok", "failed": "failed", "skipped": "skipped"}
-
 
 def grid(view: RunView) -> tuple[list[str], dict[tuple[str, str], str]]:
     """Hosts, and per (host, step) one of ok / changed / failed / skipped (ARA's grid): a step
@@ -247,8 +245,11 @@ def grid(view: RunView) -> tuple[list[str], dict[tuple[str, str], str]]:
                 cells[(host, s.id)] = "failed"
             elif s.outcome in ("skipped", "not run"):
                 cells[(host, s.id)] = "skipped"
+            elif changed:
+                # A dry run changed nothing: its notes say what would change.
+                cells[(host, s.id)] = "would change" if view.start.get("dry_run") else "changed"
             else:
-                cells[(host, s.id)] = "changed" if changed else "ok"
+                cells[(host, s.id)] = "ok"
     return hosts, cells
 
 

@@ -374,6 +374,8 @@ def test_host_by_step_grid_from_notes_and_outcomes():
     assert cells == {("stubing", "u01"): "changed", ("walton", "u01"): "ok"}
     page = report.record_html(events)
     assert '<td class="g-changed">changed</td><td class="g-ok">ok</td></tr>' in page
+    events[0]["dry_run"] = True
+    assert report.grid(report.parse(events))[1][("stubing", "u01")] == "would change"
 
 
 def test_the_actual_work_gets_an_inset_when_it_is_a_sliver_of_the_plan():
