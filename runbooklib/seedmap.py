@@ -2,6 +2,15 @@
 
     python -m runbooklib.seedmap    # the seed: docs/seed/smartsite-upgrade-plan-2007-08-18.txt
     python -m runbooklib.seedmap --seed PLAN.txt --runbook runbook/
+    python -m runbooklib.seedmap --plan PLAN.txt --runbook runbook/test_NAME.py   # one procedure
+
+The last form checks any runbook made from a plan page (`python -m runbooklib.scaffold`) against
+its page: the section it names in `PLAN_SECTION` (or the page's first timed section), and the
+window it marks (`pytest.mark.window`) against the page's `- Time: HH:MM to HH:MM`.
+
+A plan page, in the seed's wiki format: a heading is a line of its own (no `- `) that begins with
+a capital letter and holds no `/ * ; $ = | < >` (a command listed under an item does); a section is
+the lines under a heading, and a procedure is a section with timed items `- (HH:MM Owner) text`.
 
 Exit status 1, naming the line, when a line of the seed's "Upgrade Process" or "Fallback
 Procedure" is carried by no step or sub-step, or by one out of the seed's order.
@@ -39,8 +48,11 @@ REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "docs" / "seed" / "smartsite-upgrade-plan-2007-08-18.txt"
 # Section of the seed -> the procedure that carries it.
 SECTIONS = {"Upgrade Process": "upgrade", "Fallback Procedure (If needed)": "fallback"}
-SECTION_END = "Post Upgrade TODOs:"
-_TIMED = re.compile(r"^\((\d\d:\d\d)[^)]*\)\s*")
+# `(08:10 Prabhu) text`: the time, then the owner (none in `(12:01) text`).
+_TIMED = re.compile(r"^\((\d\d:\d\d)\s*([^)]*)\)\s*")
+_HEADING = re.compile(r"^[A-Z][^/*;$=|<>]*$")
+# `- Time: 08:00 to 12:00 (noon)`, under the page's "Maintenance Window".
+_WINDOW = re.compile(r"^Time:\s*(\d\d:\d\d)\s+to\s+(\d\d:\d\d)\b")
 _ADDRESS = re.compile(r"^(\d+\.\d+\.\d+\.\d+) \(")
 _PORT = re.compile(r"^PORT (\d+):$")
 
@@ -51,6 +63,17 @@ class SeedLine:
     at: str | None  # "12:00" for a timed item
     detail: bool  # a value listed under an item: an address, a port, a file, a command
     moved: bool = False
+    owner: str = ""  # "Prabhu" in `(08:10 Prabhu)`; "" when the item names none
+    number: int = 0  # its line in the page, to name it in an error
+
+
+@dataclass
+class PlanPage:
+    # `- Time: 08:00 to 12:00`: the plan's own window, or None when the page gives none.
+    window: tuple[str, str] | None
+    # heading -> its lines, timed items (with the lines under them) in order of time; only the
+    # sections that have a timed item (the procedures).
+    sections: dict[str, list[SeedLine]]
 
 
 @dataclass
@@ -80,21 +103,31 @@ def is_detail(raw: str) -> bool:
     )
 
 
+def read_plan(path: Path) -> PlanPage:
+    """A plan page: its window and its procedures (the sections with timed items)."""
+    window, sections, current = None, {}, None
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        raw = raw.strip()
+        if not raw:
+            continue
+        if not raw.startswith("- ") and _HEADING.match(raw):
+            current = sections.setdefault(raw, [])
+            continue
+        text = raw[2:].strip() if raw.startswith("- ") else raw
+        found = _WINDOW.match(text)
+        if found and window is None:
+            window = found.group(1), found.group(2)
+        if current is not None:
+            timed = _TIMED.match(text)
+            at, owner = (timed.group(1), timed.group(2).strip()) if timed else (None, "")
+            current.append(SeedLine(text, at, is_detail(raw), owner=owner, number=number))
+    procedures = {h: by_time(lines) for h, lines in sections.items() if any(x.at for x in lines)}
+    return PlanPage(window, procedures)
+
+
 def seed_sections(path: Path) -> dict[str, list[SeedLine]]:
     """procedure -> its seed lines, timed items (with the lines under them) in order of time."""
-    sections: dict[str, list[SeedLine]] = {}
-    current = None
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        raw = raw.strip()
-        if raw in SECTIONS:
-            current = sections.setdefault(SECTIONS[raw], [])
-        elif raw == SECTION_END:
-            current = None
-        elif current is not None and raw:
-            text = raw[2:].strip() if raw.startswith("- ") else raw
-            timed = _TIMED.match(text)
-            current.append(SeedLine(text, timed.group(1) if timed else None, is_detail(raw)))
-    return {name: by_time(lines) for name, lines in sections.items()}
+    return {SECTIONS[h]: lines for h, lines in read_plan(path).sections.items() if h in SECTIONS}
 
 
 def by_time(lines: list[SeedLine]) -> list[SeedLine]:
@@ -114,11 +147,16 @@ def by_time(lines: list[SeedLine]) -> list[SeedLine]:
     return [line for block in ordered for line in block]
 
 
-def units(module_path: Path) -> tuple[str, list[Unit]]:
-    """The module's docstring and its steps in file order, read from the module itself."""
+def load_module(module_path: Path):
     spec = importlib.util.spec_from_file_location(f"_seedmap_{module_path.stem}", module_path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def units(module_path: Path) -> tuple[str, list[Unit]]:
+    """The module's docstring and its steps in file order, read from the module itself."""
+    module = load_module(module_path)
     found = []
     for _, func in inspect.getmembers(module, inspect.isfunction):
         meta = getattr(func, "runbook_step", None)
@@ -141,10 +179,8 @@ def detail_carried(line: SeedLine, unit: Unit | None, production: dict) -> str |
         for var in ("allow_8443", "allow_9000"):
             if any(e.get("address") == address.group(1) for e in production.get(var) or []):
                 return f"production inventory {var}"
-        return None
-    if port:
-        var = f"allow_{port.group(1)}"
-        return f"production inventory {var}" if var in production else None
+    if port and f"allow_{port.group(1)}" in production:
+        return f"production inventory allow_{port.group(1)}"
     if unit and norm(text) in norm(unit.doc):
         return f"{unit.id} docstring"
     return None
@@ -191,28 +227,82 @@ def side_by_side(
     return rows, problems
 
 
+def plan_procedure(plan: Path, module_path: Path) -> tuple[str, list[SeedLine], list[str]]:
+    """For a runbook made from a plan page: the section it carries, that section's lines, and the
+    problems of its window (the page's `Time:` against the module's `window` mark)."""
+    page = read_plan(plan)
+    module = load_module(module_path)
+    heading = getattr(module, "PLAN_SECTION", None) or next(iter(page.sections), None)
+    if heading not in page.sections:
+        found = ", ".join(repr(h) for h in page.sections) or "none"
+        raise ValueError(f"{plan} has no section {heading!r} with timed items (it has: {found})")
+    marks = getattr(module, "pytestmark", [])
+    marked = [m.args for m in (marks if isinstance(marks, list) else [marks]) if m.name == "window"]
+    problems = []
+    if page.window and marked and tuple(marked[0]) != page.window:
+        said, marks = "-".join(page.window), "-".join(marked[0])
+        problems.append(f"window: the page says {said}, the runbook marks {marks}")
+    elif page.window and not marked:
+        start, end = page.window
+        problems.append(
+            f"window: the page says {start}-{end}, the runbook marks none: "
+            f'add pytestmark = pytest.mark.window("{start}", "{end}")'
+        )
+    return heading, page.sections[heading], problems
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runbooklib.seedmap", description=__doc__)
-    parser.add_argument("--seed", type=Path, default=SEED, help="the 2007 plan (text)")
-    parser.add_argument("--runbook", type=Path, default=REPO / "runbook", help="the procedures")
+    parser = argparse.ArgumentParser(
+        prog="python -m runbooklib.seedmap",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--seed", "--plan", type=Path, default=SEED, help="the plan page (default: the 2007 seed)"
+    )
+    parser.add_argument(
+        "--runbook",
+        type=Path,
+        default=REPO / "runbook",
+        help="the procedures' folder (the seed's), or one procedure's test_NAME.py",
+    )
     parser.add_argument("--inventory", type=Path, default=REPO / "inventories" / "production.yml")
     args = parser.parse_args(argv)
     if not args.seed.is_file():
-        print(f"ERROR: seed {args.seed} not found: give --seed PATH", file=sys.stderr)
+        print(f"ERROR: plan {args.seed} not found: give --plan PATH", file=sys.stderr)
         return 2
-    production = (yaml.safe_load(args.inventory.read_text()) or {}).get("all", {}).get("vars", {})
+    if not args.runbook.exists():
+        print(f"ERROR: runbook {args.runbook} not found: give --runbook PATH", file=sys.stderr)
+        return 2
+    production = {}
+    if args.inventory.is_file():
+        production = (
+            (yaml.safe_load(args.inventory.read_text()) or {}).get("all", {}).get("vars", {})
+        )
     problems = []
-    for procedure, lines in seed_sections(args.seed).items():
-        path = args.runbook / f"test_{procedure}.py"
+    if args.runbook.is_file():
+        try:
+            heading, lines, problems = plan_procedure(args.seed, args.runbook)
+        except ValueError as exc:
+            print(f"ERROR: {exc}", file=sys.stderr)
+            return 2
+        problems = [f"{args.runbook}: {p}" for p in problems]
+        procedures = {heading: (args.runbook, lines)}
+    else:
+        procedures = {
+            name: (args.runbook / f"test_{name}.py", lines)
+            for name, lines in seed_sections(args.seed).items()
+        }
+    for procedure, (path, lines) in procedures.items():
         module_doc, steps = units(path)
         rows, found = side_by_side(lines, module_doc, steps, production)
         problems += [f"{path}: {p}" for p in found]
         shown = path.resolve().relative_to(REPO) if path.resolve().is_relative_to(REPO) else path
-        print(f"== {procedure}: the seed's lines | the step or sub-step of {shown}")
+        print(f"== {procedure}: the plan's lines | the step or sub-step of {shown}")
         for line, where in rows:
             seed = ("    " if line.detail else "") + line.text
             seed = seed if len(seed) <= 90 else seed[:87] + "..."
-            moved = "  (moved up: the seed lists it after a later time)" if line.moved else ""
+            moved = "  (moved up: the plan lists it after a later time)" if line.moved else ""
             print(f"{seed:<90} | {where}{moved}")
         print()
     for problem in problems:

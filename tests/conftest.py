@@ -19,6 +19,11 @@ from pathlib import Path
 
 import pytest
 
+# pytester (pytest's fixture for testing plugins) is for the project's own tests only: named
+# here, at the top of tests/, rather than in pytest.ini's addopts, a production run of runbook/
+# or checks/ never loads it. pytest reads pytest_plugins only from a conftest it loads first.
+pytest_plugins = ["pytester"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -5,12 +5,12 @@
 
 A step's body gets its hosts from the `hosts` fixture only; a go/no-go check names its pattern
 with `@pytest.mark.hosts("app")`. `--plan` shows each pattern with the names it resolves to.
-`resolve_hosts` is the one place that reads a pattern.
+`resolve_hosts` is the engine's one way to read a pattern, and it is Ansible's: the inventory's
+`select` (unions, `:&`, `:!`, subscripts, globs, `~regex`), never a split of its own.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -19,12 +19,10 @@ from runbooklib.engine.steps import step_of
 
 
 def resolve_hosts(inventory: Any, pattern: str) -> list:
-    """The hosts `pattern` names in the inventory (InventoryError for a name it lacks): a group,
-    a host, a subscript (`app[0]`), or a union of them (`app:db`), in the pattern's order."""
-    found = []
-    for part in re.split(r":(?![^\[]*\])", pattern):  # `:` outside a subscript joins
-        found += [h for h in inventory.group(part) if h not in found]
-    return found
+    """The hosts Ansible's host `pattern` names in the inventory, in Ansible's order
+    (`app:!walton`, `app:&db`, `app[1:]`, `~regex`...); a pattern that names nothing or that
+    Ansible would read otherwise is an InventoryError naming the fix (`Inventory.select`)."""
+    return inventory.select(pattern)
 
 
 def hosts_pattern(item: pytest.Item) -> str | None:

@@ -1,6 +1,8 @@
 """The maintenance window: plan times become today's clock, actual times are compared to them.
 
 The plan is written on the seed's clock (08:00 start, 12:00 end: the inventory's `window` vars).
+A procedure written from a plan page of its own carries that page's window with it, on the module:
+`pytestmark = pytest.mark.window("06:00", "07:00")`; it wins over the inventory's.
 `--window-start HH:MM|now` says when the window really opened; every planned time moves with it.
 
 At each step the engine warns, the moment it matters and not before:
@@ -45,9 +47,64 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# procedure -> the (start, end) of its module's `window` mark, read at collection.
+_marked = pytest.StashKey[dict]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        'window(start, end): the plan\'s own window ("HH:MM", "HH:MM"), over the inventory\'s',
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    marked = config.stash.setdefault(_marked, {})
+    for item in items:
+        mark = item.get_closest_marker("window")
+        if mark:
+            marked[item.path.stem.removeprefix("test_")] = (str(item.path), mark.args)
+
+
+def _plan_window(config: pytest.Config, run: Run) -> tuple[int, int]:
+    """The window of the run's procedures' own mark, or else the inventory's `window` vars."""
+    marked = config.stash.get(_marked, {})
+    procedures = {s.procedure for s in run.steps()} - {"checks"}
+    found = {marked[p] for p in procedures if p in marked}
+    unmarked = sorted(p for p in procedures if p not in marked)
+    if found and unmarked:
+        raise pytest.UsageError(
+            f"{', '.join(unmarked)} keep the inventory's window and "
+            f"{', '.join(sorted(p for p in procedures if p in marked))} mark their own: "
+            "run them one at a time"
+        )
+    if len({args for _, args in found}) > 1:
+        shown = "; ".join(f"{path}: {args}" for path, args in sorted(found))
+        raise pytest.UsageError(
+            f"the procedures of this run mark different windows ({shown}): run them one at a time"
+        )
+    if found:
+        path, args = found.pop()
+        try:
+            start, end = (minutes(a) for a in args)
+        except (TypeError, ValueError):
+            raise pytest.UsageError(
+                f'{path}: window mark {args}: give pytest.mark.window("HH:MM", "HH:MM")'
+            ) from None
+        if end <= start:
+            raise pytest.UsageError(f"{path}: window mark {args}: it ends before it starts")
+        return start, end
+    spec = run.inventory.vars.get("window") or {}
+    try:
+        return minutes(spec.get("start", "08:00")), minutes(spec.get("end", "12:00"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"inventory {run.inventory.name}: window {exc}") from None
+
+
 @dataclass
 class Window:
-    # The plan's own clock, minutes after midnight (inventory vars window.start / window.end).
+    # The plan's own clock, minutes after midnight (the procedure's `window` mark, or the
+    # inventory vars window.start / window.end).
     plan_start: int
     plan_end: int
     # When the window really opened.
@@ -111,14 +168,7 @@ def _window_start(option: str | None, default: dt.datetime | None) -> dt.datetim
 
 
 def begin(config: pytest.Config, run: Run, default_start: dt.datetime | None = None) -> None:
-    spec = run.inventory.vars.get("window") or {}
-    try:
-        plan_start, plan_end = (
-            minutes(spec.get("start", "08:00")),
-            minutes(spec.get("end", "12:00")),
-        )
-    except ValueError as exc:
-        raise pytest.UsageError(f"inventory {run.inventory.name}: window {exc}") from None
+    plan_start, plan_end = _plan_window(config, run)
     fallback = config.getini("runbook_fallback")
     run.window = Window(
         plan_start=plan_start,
