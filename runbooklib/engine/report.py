@@ -213,7 +213,8 @@ def record_html(
     """The record's static HTML: a <div> with its own <style>, readable with JavaScript off.
     `rehearsal`: earlier lab runs (name, events), newest first, to compare each step with."""
     view = parse(events)
-    compared = compare(events, rehearsal) if rehearsal is not None else None
+    # No lab run to compare with (a first run): no column for it.
+    compared = (compare(events, rehearsal) if rehearsal is not None else None) or None
     picture = timeline(view)
     hosts, cells = grid(view)
     return _templates.get_template("record.html.j2").render(

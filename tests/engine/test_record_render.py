@@ -398,3 +398,8 @@ def test_the_checks_timeline_has_a_labelled_axis_and_its_legend_only_what_is_dra
     legend = page[page.index('class="muted legend"') :].split("</p>")[0]
     assert "actual" in legend and "planned" not in legend and "window" not in legend
     assert "approval" not in legend and "fallback" not in legend
+
+
+def test_no_rehearsal_column_without_a_lab_run_to_compare_with():
+    assert "<th>Rehearsal</th>" not in report.record_html(_run(), rehearsal=iter([]))
+    assert "<th>Rehearsal</th>" in report.record_html(_run(), rehearsal=[("r.jsonl", _run())])
