@@ -10,12 +10,14 @@ place of pytest's row of dots for the steps.
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import threading
 from typing import TYPE_CHECKING
 
 import pytest
 
+from runbooklib.engine.timefmt import duration
 from runbooklib.transcript import transcript
 
 if TYPE_CHECKING:  # imported by target.py before pytest registers the engine's other modules
@@ -57,6 +59,9 @@ class LiveConsole:
         self.config, self.run = config, run
         # Checks run their hosts in threads: one whole line at a time.
         self._writing = threading.Lock()
+        # Whether the run's earliness was said already (see `timing`).
+        self._early = False
+        self._said_fallback = False
         transcript.listeners.append(self.listen)
         tr = config.pluginmanager.get_plugin("terminalreporter")
         if tr is not None and tr.verbosity <= 0:
@@ -74,8 +79,6 @@ class LiveConsole:
         if event.startswith("substep_") and "step" not in data and self.run.current:
             data = {**data, "step": self.run.current.id}
         if event == "step_start":
-            from runbooklib.engine.window import late  # see TYPE_CHECKING above
-
             state, run = self.run.current, self.run
             if state is None:
                 return None, {}
@@ -90,7 +93,8 @@ class LiveConsole:
                 return f"{state.id}{'' if title == state.id else ' ' + title}", {}
             owner = f"{data['owner']}: " if data.get("owner") else ""
             return (
-                f"{state.id} planned {state.planned:%H:%M}, {late(state) or 'now'}  "
+                self.latest_fallback_start(state)
+                + f"{state.id} planned {state.planned:%H:%M}{self.timing(state)}  "
                 f"{owner}{data.get('title', '')}",
                 {"bold": True},
             )
@@ -98,20 +102,44 @@ class LiveConsole:
             outcome = data.get("outcome", "")
             why = f": {data['reason']}" if data.get("reason") else ""
             colour = {"passed": "green", "failed": "red"}.get(outcome, "yellow")
-            took = "" if outcome == "skipped" else f" in {data.get('duration', 0):.1f} s"
+            took = "" if outcome == "skipped" else f" in {duration(data.get('duration', 0))}"
             return f"{data.get('step')} {outcome}{took}{why}", {colour: True}
         if event == "substep_start":
-            hosts = f" ({', '.join(data['hosts'])})" if data.get("hosts") else ""
-            return f"  {data.get('step')} . {data.get('name')}{hosts}", {}
+            name = str(data.get("name"))
+            hosts = unnamed(name, data.get("hosts") or [])
+            return f"  {data.get('step')} . {name}{f' ({hosts})' if hosts else ''}", {}
         if event == "substep_end":
             return (
                 f"  {data.get('step')} . {data.get('name')}: {data.get('outcome')} "
-                f"in {data.get('duration', 0):.1f} s",
+                f"in {duration(data.get('duration', 0))}",
                 {},
             )
         if event in WARNINGS:
             return f"{WARNINGS[event]}: {data.get('text', '')}", {"yellow": True}
         return None, {}
+
+    def latest_fallback_start(self, state) -> str:
+        """Before the first step, once: the engine's latest time to start the fallback, the
+        same time the records give."""
+        window = self.run.window
+        if self._said_fallback or window is None or window.fallback_by is None:
+            return ""
+        self._said_fallback = True
+        if state.procedure == window.fallback_name:
+            return ""
+        return f"latest time to start the fallback: {window.fallback_by:%H:%M}\n"
+
+    def timing(self, state) -> str:
+        """', 12 min late', ', on time'; a run ahead of its plan (a rehearsal) says how far once,
+        then only when it is late or on time again: not '240 min early' on every line."""
+        from runbooklib.engine.window import late  # see TYPE_CHECKING above
+
+        said = late(state) or "now"
+        early = said.endswith("early")
+        if early and self._early:
+            return ""
+        self._early = early
+        return f", {said}, ahead of the plan (said once)" if early else f", {said}"
 
     @pytest.hookimpl(wrapper=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):
@@ -125,6 +153,11 @@ class LiveConsole:
     def close(self) -> None:
         if self.listen in transcript.listeners:
             transcript.listeners.remove(self.listen)
+
+
+def unnamed(name: str, hosts: list) -> str:
+    """The hosts a sub-step's name does not name already: each host is named once."""
+    return ", ".join(h for h in map(str, hosts) if not re.search(rf"\b{re.escape(h)}\b", name))
 
 
 def live(config: pytest.Config, run: Run) -> None:

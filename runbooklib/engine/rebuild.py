@@ -24,9 +24,8 @@ def rebuild(journal: Path) -> Path:
     if out.exists():
         raise FileExistsError(f"{out} exists already: move it away to rebuild")
     events = read(journal)
-    found = report.last_rehearsal(journal, events)
-    rehearsal = (found.name, read(found)) if found else None
-    private.write_text(out, report.page(events, journal.name, rehearsal))
+    rehearsals = report.rehearsals(journal, events)
+    private.write_text(out, report.page(events, journal.name, rehearsals))
     write_index(journal.parent)
     return out
 

@@ -83,9 +83,11 @@ def _may_run_steps(config: pytest.Config) -> bool:
 @pytest.hookimpl(wrapper=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
     """After every writer wrote: give the files the run's name, or remove them (no run)."""
-    result = yield
     config = session.config
     run = config.stash.get(RUN, None)
+    if run is not None and run.base is not None:
+        _write_under_the_runs_name(config, run.base)
+    result = yield
     provisional = config.stash.get(_provisional, {})
     for suffix, path in provisional.items():
         if path.exists() and run is not None and run.base is not None:
@@ -96,6 +98,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
         write_index(run.base.parent)
         private.seal(run.base.parent)  # pytest-html and junitxml wrote under the umask
     return result
+
+
+def _write_under_the_runs_name(config: pytest.Config, base: Path) -> None:
+    """pytest-html and junitxml write straight to the run's own names (known only now), so the
+    paths they print are the files kept, never a temporary one removed after. Neither has an
+    option to change its path after configure: their path attributes are set instead."""
+    from _pytest.junitxml import xml_key
+    from pytest_html.basereport import BaseReport
+
+    for html in config.pluginmanager.get_plugins():
+        if isinstance(html, BaseReport) and config.stash.get(_provisional, {}).get(".html"):
+            html._report_path = base.with_name(base.name + ".html")
+    xml = config.stash.get(xml_key, None)
+    if xml is not None and config.stash.get(_provisional, {}).get(".xml"):
+        xml.logfile = str(base.with_name(base.name + ".xml"))
 
 
 def open_record(session: pytest.Session, run: Run) -> None:
@@ -209,11 +226,9 @@ class Record:
         return events
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session) -> None:
-        events = self.events()
-        journal = self.journal()
-        found = static.last_rehearsal(journal, events)
-        rehearsal = (found.name, read(found)) if found else None
-        prefix.append(static.record_html(events, str(journal.name), rehearsal))
+        events, journal = self.events(), self.journal()
+        rehearsals = static.rehearsals(journal, events)
+        prefix.append(static.record_html(events, str(journal.name), rehearsals))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call):

@@ -25,6 +25,7 @@ import pytest
 
 from runbooklib.engine.run import Run, StepState, now, register
 from runbooklib.engine.steps import minutes
+from runbooklib.engine.timefmt import lateness
 from runbooklib.transcript import transcript
 
 # A warning is repeated only when the overrun grew by this much since the last one.
@@ -192,12 +193,7 @@ def begin(config: pytest.Config, run: Run, default_start: dt.datetime | None = N
 
 def late(state: StepState) -> str:
     """'12 min late', '3 min early', 'on time' for a step that started."""
-    if not (state.planned and state.started):
-        return ""
-    delta = int((state.started - state.planned).total_seconds() / 60)  # whole minutes only
-    if delta > 0:
-        return f"{delta} min late"
-    return f"{-delta} min early" if delta < 0 else "on time"
+    return lateness(state.planned, state.started)
 
 
 def projected_end(run: Run, state: StepState, at: dt.datetime) -> dt.datetime:

@@ -1,24 +1,29 @@
 """The record as a reader opens it: headless Chromium (Debian's package), JavaScript on and off.
 
-One dry run of the upgrade against the lab (it changes nothing, seconds long) makes a real
-record with all 18 steps. Chromium is driven over its DevTools pipe (`--remote-debugging-pipe`,
-JSON messages on fds 3 and 4; no library): scripts are switched off per page with
-`Emulation.setScriptExecutionDisabled` (Chromium's headless mode neither dumps nor screenshots
-with `--blink-settings=scriptEnabled=false`), each part must have a layout box (rendered, not
-just present), and console errors and uncaught exceptions are collected as they happen. The
-screenshots stay beside the record under reports/ (CI keeps that folder).
+One dry run of the upgrade against the lab (it changes nothing, seconds long) and one run of
+the checks, both on the same window, make real records with all their steps. Chromium is driven
+over its DevTools pipe (`--remote-debugging-pipe`, JSON messages on fds 3 and 4; no library):
+scripts are switched off per page with `Emulation.setScriptExecutionDisabled` (Chromium's
+headless mode neither dumps nor screenshots with `--blink-settings=scriptEnabled=false`), each
+part must have a layout box (rendered, not just present), and console errors and uncaught
+exceptions are collected as they happen. The screenshots stay beside the record under reports/
+(CI keeps that folder).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import fcntl
+import html
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,6 +33,19 @@ pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 REPORTS = REPO / "reports"
 UPGRADE = ["runbook/", "-k", "upgrade", "--operator", "e2e", "--approve", "all", "--dry-run"]
+CHECKS = ["checks/", "--operator", "e2e"]
+# What pytest-html puts on the page (its title, its Environment, its summary and results): the
+# verdict comes before every one of them that is drawn.
+PYTEST_HTMLS = (
+    "h1#title",
+    "body > p",
+    "#environment-header",
+    "#environment",
+    ".summary__data > h2",
+    "p.run-count",
+    ".controls",
+    "#results-table",
+)
 WIDTH, HEIGHT = 1280, 2200
 
 
@@ -127,7 +145,8 @@ class Chromium:
 class Page:
     def __init__(self, browser: Chromium, session: str):
         self.browser, self.session = browser, session
-        self.root = self.send("DOM.getDocument", depth=-1)["root"]["nodeId"]
+        self.tree = self.send("DOM.getDocument", depth=-1)["root"]  # every element, in order
+        self.root = self.tree["nodeId"]
 
     def send(self, method: str, **params):
         return self.browser.send(method, self.session, **params)
@@ -166,19 +185,53 @@ def browser():
     chromium.close()
 
 
-@pytest.fixture(scope="module")
-def record(lab) -> Path:
-    before = set(REPORTS.glob("*-upgrade-lab.html"))
+@dataclass
+class Made:
+    html: Path
+    console: str
+
+    @property
+    def page(self) -> str:
+        return self.html.read_text()
+
+    def fact(self, name: str) -> str:
+        found = re.search(rf"<th>{name}</th><td>(?:<code>)?([^<]*)<", self.page)
+        return html.unescape(found.group(1)) if found else ""
+
+
+def _made(procedure: str, args: list[str]) -> Made:
+    before = set(REPORTS.glob(f"*-{procedure}-lab.html"))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *UPGRADE],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=600,
     )
-    made = sorted(set(REPORTS.glob("*-upgrade-lab.html")) - before)
+    made = sorted(set(REPORTS.glob(f"*-{procedure}-lab.html")) - before)
     assert made, proc.stdout[-3000:] + proc.stderr[-1500:]
-    return made[-1]
+    return Made(made[-1], proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def window() -> list[str]:
+    """Both runs on one window, so that they must agree on its times."""
+    return ["--window-start", dt.datetime.now().strftime("%H:%M")]
+
+
+@pytest.fixture(scope="module")
+def made(lab, window) -> Made:
+    return _made("upgrade", [*UPGRADE, *window])
+
+
+@pytest.fixture(scope="module")
+def checks(lab, window) -> Made:
+    return _made("checks", [*CHECKS, *window])
+
+
+@pytest.fixture(scope="module")
+def record(made) -> Path:
+    return made.html
 
 
 def test_console_errors_are_seen(browser):
@@ -205,3 +258,105 @@ def test_verdict_and_timeline_read_with_and_without_javascript(browser, record, 
     assert bool(page.rendered("#results-table tbody.results-table-row")) is scripts
     assert page.errors() == []
     assert shot.stat().st_size > 10_000
+
+
+def _flat(node: dict, ancestors: tuple = ()) -> list[tuple[dict, tuple]]:
+    """The document's elements in order, each with its ancestors' node ids."""
+    out = [(node, ancestors)] if node.get("nodeType") == 1 else []
+    for child in node.get("children", []):
+        out += _flat(child, (*ancestors, node["nodeId"]))
+    return out
+
+
+def _box(page: Page, node_id: int) -> dict | None:
+    try:
+        (box,) = [page.send("DOM.getBoxModel", nodeId=node_id)["model"]]
+    except LookupError:  # not rendered (display: none, or no box at all)
+        return None
+    return box
+
+
+@pytest.mark.parametrize("scripts", [True, False], ids=["js-on", "js-off"])
+@pytest.mark.parametrize("which", ["upgrade", "checks"])
+def test_the_verdict_comes_first_and_no_section_is_empty(browser, made, checks, which, scripts):
+    record = made.html if which == "upgrade" else checks.html
+    page = browser.open(record.as_uri(), scripts)
+
+    (verdict,) = page.rendered("#verdict")
+    tops = {}
+    for selector in PYTEST_HTMLS:
+        nodes = page.send("DOM.querySelectorAll", nodeId=page.root, selector=selector)["nodeIds"]
+        for node in nodes:
+            box = _box(page, node)
+            if box and box["height"] > 0:
+                tops[selector] = min(tops.get(selector, 1e9), box["content"][1])
+    assert tops, "none of pytest-html's page was drawn"
+    assert all(verdict["content"][1] < top for top in tops.values()), tops
+
+    elements = _flat(page.tree)
+    headings = [i for i, (n, _) in enumerate(elements) if n["nodeName"] in ("H2", "H3")]
+    drawn = [i for i in headings if (_box(page, elements[i][0]["nodeId"]) or {}).get("height")]
+    for n, at in enumerate(drawn):
+        # The section runs to the next heading of its level or above (an h3 is an h2's content).
+        level = elements[at][0]["nodeName"]
+        following = next((i for i in drawn[n + 1 :] if elements[i][0]["nodeName"] <= level), None)
+        heading = elements[at][0]["nodeId"]
+        upto = elements[following][1] if following is not None else ()
+        body = (
+            e
+            for e, above in elements[at + 1 : following]
+            if heading not in above and e["nodeId"] not in upto
+        )
+        assert any((_box(page, e["nodeId"]) or {}).get("height") for e in body), (
+            f"{record.name}: an empty section under "
+            f"{page.send('DOM.getOuterHTML', nodeId=heading)['outerHTML'][:120]}"
+        )
+    if not scripts:  # without its script, pytest-html's filters and buttons do nothing
+        controls = page.send("DOM.querySelectorAll", nodeId=page.root, selector="input, button")
+        assert not [n for n in controls["nodeIds"] if _box(page, n)], "a dead control is drawn"
+    assert page.errors() == []
+
+
+def test_the_console_and_both_records_say_the_same(made, checks):
+    latest = re.search(r"^latest time to start the fallback: (\d\d:\d\d)$", made.console, re.M)
+    assert latest and made.fact("Latest fallback start") == latest.group(1)
+    assert checks.fact("Latest fallback start") == latest.group(1)
+
+    said = re.search(r"verdict: (.+?) -*$", made.console, re.M).group(1)
+    banner = re.search(r'id="verdict"><b>([^<]*)</b>([^<]*)<', made.page)
+    assert html.unescape(banner.group(2)).startswith(said)
+    no_go = re.search(r'id="verdict"><b>([^<]*)</b>', checks.page).group(1)
+    assert re.search(rf"^{re.escape(no_go)}", checks.console, re.M), no_go
+
+    # Lateness per step: the console's planned-against-actual table and the record's.
+    console = dict(re.findall(r"^(u\d\d) +planned \S+ +actual (\S+ +.+?)$", made.console, re.M))
+    recorded = dict(
+        re.findall(
+            r'<a href="#step-(u\d\d)">u\d\d</a></td>(?:<td>.*?</td>){4}<td>([^<]*)</td>', made.page
+        )
+    )
+    assert len(console) == 18 and len(recorded) == 18
+    for step, said in console.items():
+        assert " ".join(said.split()) == " ".join(recorded[step].split()), step
+
+    for record in (made, checks):
+        verified = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runbooklib.engine.journal",
+                "verify",
+                str(record.html.with_suffix(".jsonl")),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        lines, head = re.search(r"OK (\d+) lines, head (\w+)", verified).groups()
+        shown = record.fact("Journal chain head")
+        if record is checks and shown != f"line {lines}: {head}":
+            pytest.xfail(
+                "issue 19, part 2 (not the record's): the channel's lines are journaled after "
+                f"the checks' record is written ({shown} against line {lines})"
+            )
+        assert shown == f"line {lines}: {head}"

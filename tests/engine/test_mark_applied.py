@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,11 @@ def project(tmp_path: Path) -> Path:
     }
     (tmp_path / "lab.yml").write_text(yaml.safe_dump(data, sort_keys=False))
     data["all"]["vars"]["production"] = True
+    # Production pins its host keys (the lab's ssh config, plus the known hosts checked).
+    (tmp_path / "known_hosts").write_text("")
+    data["all"]["vars"]["ansible_ssh_common_args"] += (
+        f" -o UserKnownHostsFile={tmp_path}/known_hosts"
+    )
     (tmp_path / "prod.yml").write_text(yaml.safe_dump(data, sort_keys=False))
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "mariadb").write_text(FAKE_MARIADB)
@@ -83,8 +89,10 @@ def test_it_takes_the_lock_and_leaves_a_journal_and_a_record(project):
 
 
 def test_it_is_refused_while_another_run_holds_the_lock(project):
-    lock(project).parent.mkdir()
+    lock(project).parent.mkdir(mode=0o700)
     lock(project).write_text(json.dumps(NOTE) + "\n")
+    # A live holder's fresh heartbeat (engine/lock.py): its lock is never taken over.
+    lock(project).with_name("runbook.lock.beat").write_text(f"{int(time.time())}\n")
     holder = subprocess.Popen(["flock", str(lock(project)), "sleep", "120"])
     try:
         assert wait_until(lambda: not free(lock(project)))

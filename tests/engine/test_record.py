@@ -123,7 +123,7 @@ def test_the_rebuild_makes_the_same_record_from_the_journal(project):
     rebuilt = rebuild.rebuild(html.with_suffix(".jsonl"))
 
     assert _static(rebuilt.read_text()) == _static(html.read_text())
-    assert "<li>rotate the logs <span class='muted'>(by thomas)</span></li>" in html.read_text()
+    assert '<li>rotate the logs <span class="muted">(by thomas)</span></li>' in html.read_text()
 
 
 def test_a_step_skipped_after_a_halt_keeps_its_row_in_pytest_htmls_table(project):
@@ -169,3 +169,15 @@ def test_the_record_gives_the_engines_latest_fallback_start_the_fallback_plans_s
     assert result.ret == 0
     (html,) = project.reports(".html")
     assert "<th>Latest fallback start</th><td>12:00</td>" in html.read_text()
+
+
+def test_the_console_names_only_the_files_kept(project):
+    project.procedure("upgrade", STEPS.split('@step("u02"')[0])
+
+    result = project.run()
+
+    out = result.stdout.str()
+    assert "runbook-record-" not in out  # no temporary path, gone once the run ends
+    (html,) = project.reports(".html")
+    result.stdout.fnmatch_lines([f"*Generated html report: {html.as_uri()}*"])
+    result.stdout.fnmatch_lines([f"*generated xml file: {html.with_suffix('.xml')}*"])

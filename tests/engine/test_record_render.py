@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -176,7 +177,7 @@ def test_banner_facts_and_steps_in_plan_order():
 
 
 def test_timeline_has_a_bar_per_step_the_window_end_and_the_marks():
-    svg = report.timeline(report.parse(_run()))
+    svg = report.timeline_svg(report.parse(_run()))
 
     assert svg.count('class="planned"') == 2 and svg.count('class="actual"') == 2
     assert 'class="window-end"' in svg and "window end 12:00" in svg
@@ -190,7 +191,7 @@ def test_halt_stop_and_interrupted_banners():
     halted[-2].update(outcome="failed", reason="AssertionError: no dump")
     word, cls, line = report.verdict_of(report.parse(halted))
     assert (word, cls) == ("HALTED after u02", "rb-bad") and "u02: AssertionError: no dump" in line
-    assert "&#x2716; halted" in report.timeline(report.parse(halted))
+    assert "&#x2716; halted" in report.timeline_svg(report.parse(halted))
 
     stopped = report.verdict_of(
         report.parse(_run(verdict="STOPPED as asked (--until): upgrade after u01"))
@@ -207,12 +208,12 @@ def test_artifacts_are_readable_blocks():
     assert '<span class="diff-del">-auto.ddl=false</span>' in page
     assert '<span class="diff-add">+auto.ddl=true</span>' in page
     assert "\\n" not in page  # no JSON with literal newlines
-    assert "<td>hbm2ddl</td>" in page and "<td>hibernate's first start</td>" in page
+    assert "<td>hbm2ddl</td>" in page and "<td>hibernate&#39;s first start</td>" in page
     assert "<td>2007-12-31</td>" in page
     assert "<td>-P INPUT ACCEPT</td>" not in page and "-A SMARTSITE-IN -j DROP" in page
     assert "<th>sha256</th><td>ab12</td>" in page
     assert "<li>Scan the log: passed 1.0 s</li>" in page
-    assert "[Scan the log]" in page
+    assert '<b class="sub">Scan the log</b>' in page
     assert "<li>turn auto.ddl off" in page
     assert (
         "<li>fix the cause of known issue hbm2ddl before 2007-12-31 "
@@ -248,17 +249,18 @@ def test_compare_with_the_rehearsal_durations_and_shapes():
     for e in production:
         if e.get("event") == "command" and e["host"] == "walton":
             e["host"] = "walton-prod"
-    assert report.compare(production, rehearsal)["u01"]["differs"] == []
+    assert report.compare(production, [("r.jsonl", rehearsal)])["u01"].differs == []
 
     rehearsal[4]["command"] = "iptables -w 5 -t filter -L"
-    differs = report.compare(production, rehearsal)["u01"]["differs"]
+    differs = report.compare(production, [("r.jsonl", rehearsal)])["u01"].differs
     assert "only here: iptables -w N -t filter -S" in differs
-    page = report.record_html(production, rehearsal=("r.jsonl", rehearsal))
+    page = report.record_html(production, rehearsal=[("r.jsonl", rehearsal)])
     assert "commands differ in shape (2)" in page and "<td>7.0 s" in page
 
 
 def test_rebuild_and_index_from_journals(tmp_path):
     older, newer = _run(), _run(t0="09:00", verdict="upgrade HALTED after u02")
+    newer[-2].update(outcome="failed", reason="AssertionError: no dump")
     for name, events in (
         ("20070818T080001Z-upgrade-lab", older),
         ("20070818T090001Z-upgrade-lab", newer),
@@ -269,9 +271,135 @@ def test_rebuild_and_index_from_journals(tmp_path):
 
     page = out.read_text()
     assert "<b>HALTED after u02</b>" in page
-    assert "Rehearsal compared: 20070818T080001Z-upgrade-lab.jsonl" in page
+    assert "20070818T080001Z-upgrade-lab.jsonl" in page  # each step compared with it
     index = (tmp_path / "index.html").read_text()
     assert index.index("20070818T090001Z-upgrade-lab") < index.index("20070818T080001Z-upgrade-lab")
     assert '<a href="20070818T090001Z-upgrade-lab.rebuilt.html">' in index
     assert "<td>thomas</td>" in index and "<b>PASSED</b>" in index
     assert write_index(tmp_path).name == "index.html"
+
+
+def test_no_python_repr_and_every_list_item_shown():
+    events = _run()
+    tables = {f"T{n}": {"checksum": str(1000 + n), "rows": n} for n in range(11)}
+    events.insert(
+        -1,
+        {
+            "t": "2007-08-18T08:10:20+00:00",
+            "event": "artifact",
+            "step": "u02",
+            "kind": "db-checksums",
+            "where": "caje:sakai",
+            "checksums": tables,
+            "statements": ["alter table A add B int", "create index C on A (B)"],
+        },
+    )
+    page = report.record_html(events)
+
+    assert "{" not in page.split("</style>", 1)[1]  # no dict shown as Python shows it
+    assert "&#39;checksum&#39;" not in page and "'rows'" not in page
+    assert all(f"<td>T{n}</td><td>{1000 + n}</td><td>{n}</td>" in page for n in range(11))
+    assert "<li>alter table A add B int</li><li>create index C on A (B)</li>" in page
+
+
+def test_commands_in_full_with_start_duration_and_stdin_never_repeated():
+    events = _run()
+    long = "mariadb -e 'SELECT " + ", ".join(f"COL{n}" for n in range(200)) + " FROM T'"
+    for t in ("08:10:10", "08:10:12"):
+        events.insert(
+            -1,
+            {
+                "t": f"2007-08-18T{t}+00:00",
+                "event": "command",
+                "step": "u02",
+                "host": "caje",
+                "command": long,
+                "rc": 0,
+                "duration": 1.5,
+                "stdin": "1089 bytes, sha256 " + "ab" * 32,
+            },
+        )
+    page = report.record_html(events)
+
+    assert f"$ {long}</pre>" in page  # whole, its quotes as they are, wrapped by CSS
+    assert page.count("COL199") == 1  # the second run of it links to the first
+    assert "08:10:08.5" not in page and "<i>08:10:08, 1.5 s, stdin 1089 bytes, sha256 " in page
+    assert '<a href="#cmd' in page and "characters) ..." not in page
+
+
+def test_one_lateness_rounding_and_one_duration_format():
+    from runbooklib.engine import timefmt as window
+
+    planned = report.parse(_run()).steps[0].planned
+    for seconds, said in ((-599, "9 min early"), (-600, "10 min early"), (59, "on time")):
+        started = planned + dt.timedelta(seconds=seconds)
+        assert window.lateness(planned, started) == said
+    assert [window.duration(s) for s in (7, 245, 3725)] == ["7.0 s", "4m05s", "1h02m05s"]
+    assert report.seconds is window.duration
+
+
+def test_each_step_is_compared_with_the_last_run_in_which_it_ran_and_passed():
+    full = _run(t0="07:00")
+    resumed = _run(t0="07:30")  # newer, but u01 was done earlier and only u02 ran
+    u01_end = next(e for e in resumed if e["event"] == "step_end" and e["step"] == "u01")
+    u01_end["done_earlier"] = "07:00:10"
+    for e in full:
+        if e.get("event") == "command" and e.get("command", "").startswith("iptables"):
+            e["command"] = "iptables -w 5 -t filter -L"
+    runs = [("resumed.jsonl", resumed), ("full.jsonl", full)]
+
+    compared = report.compare(_run(), runs)
+
+    assert compared["u01"].run == "full.jsonl" and compared["u02"].run == "resumed.jsonl"
+    assert len(compared["u01"].differs) == 2 and compared["u02"].differs == []
+    page = report.record_html(_run(), rehearsal=runs)
+    assert page.count("commands differ in shape") == 2  # u01's row and u01's section only
+
+
+def test_host_by_step_grid_from_notes_and_outcomes():
+    events = _run()
+    events.insert(
+        5,
+        {
+            "t": "2007-08-18T08:00:05+00:00",
+            "event": "note",
+            "step": "u01",
+            "text": "stubing: firewall maintenance: changed. tables filter",
+            "changed": True,
+        },
+    )
+    hosts, cells = report.grid(report.parse(events))
+
+    assert hosts == ["stubing", "walton"]
+    assert cells == {("stubing", "u01"): "changed", ("walton", "u01"): "ok"}
+    page = report.record_html(events)
+    assert '<td class="g-changed">changed</td><td class="g-ok">ok</td></tr>' in page
+    events[0]["dry_run"] = True
+    assert report.grid(report.parse(events))[1][("stubing", "u01")] == "would change"
+
+
+def test_the_actual_work_gets_an_inset_when_it_is_a_sliver_of_the_plan():
+    svg = report.timeline_svg(report.parse(_run()))  # 40 s of work on a four-hour plan
+
+    assert svg.count('class="panel"') == 2 and "on its own axis" in svg
+    assert svg.count('class="actual"') == 2 and svg.count('class="planned"') == 2
+    assert "time of day, to the second" in svg
+
+
+def test_the_checks_timeline_has_a_labelled_axis_and_its_legend_only_what_is_drawn():
+    checks = _run(procedure="checks")
+    for e in checks:
+        for s in e.get("steps", []):
+            s["planned"] = None
+    checks = [e for e in checks if e.get("event") not in ("record_window", "approval")]
+    page = report.record_html(checks)
+
+    assert "time of day (the clock of the run)" in page and 'class="tick">08:10</text>' in page
+    legend = page[page.index('class="muted legend"') :].split("</p>")[0]
+    assert "actual" in legend and "planned" not in legend and "window" not in legend
+    assert "approval" not in legend and "fallback" not in legend
+
+
+def test_no_rehearsal_column_without_a_lab_run_to_compare_with():
+    assert "<th>Rehearsal</th>" not in report.record_html(_run(), rehearsal=iter([]))
+    assert "<th>Rehearsal</th>" in report.record_html(_run(), rehearsal=[("r.jsonl", _run())])

@@ -1,0 +1,119 @@
+"""One renderer per artifact kind: a journal `artifact` line made into a block the record shows.
+
+A renderer returns a `Block`; templates/record.html.j2 draws it by its `shape`: `fields` (a
+table whose values may be text, lists or mappings, drawn as lists and tables, never as a
+Python repr and never cut), `diff` (a unified diff, a line per row) or `catalina` (the known
+issues a log scan allowed). A kind with no renderer of its own gets `fields`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from runbooklib.engine.view import RunView
+
+# Journal keys that are the line's bookkeeping, not the artifact.
+_BOOKKEEPING = ("t", "event", "step", "kind", "where", "hash")
+
+
+@dataclass
+class Block:
+    kind: str
+    where: str
+    shape: str = "fields"
+    fields: list[tuple[str, object]] = field(default_factory=list)
+    diff: list[tuple[str, str]] = field(default_factory=list)  # (css class, line)
+    allowed: list[dict] = field(default_factory=list)  # catalina: known issue, line, why, expires
+    errors: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class Columns:
+    """A mapping of rows that all have the same fields (per table: rows, checksum): one table
+    with a column per field, instead of a table in every cell."""
+
+    key: str
+    names: list[str]
+    rows: list[tuple[str, list[object]]]
+
+
+def columns(value: object, key: str = "") -> object:
+    """`value`, as Columns when it is a mapping of mappings with the same keys."""
+    if not isinstance(value, dict) or len(value) < 2:
+        return value
+    inner = list(value.values())
+    if not all(isinstance(v, dict) for v in inner):
+        return value
+    names = list(inner[0])
+    if any(list(v) != names for v in inner):
+        return value
+    return Columns(key, names, [(str(k), [v[n] for n in names]) for k, v in value.items()])
+
+
+def render(view: RunView, e: dict) -> Block:
+    kind = str(e.get("kind"))
+    data = {k: v for k, v in e.items() if k not in _BOOKKEEPING}
+    data = {k: columns(v, k) for k, v in data.items()}
+    block = Block(kind=kind, where=str(e.get("where")))
+    if "diff" in data:
+        return diff_block(block, data)
+    return RENDERERS.get(kind, fields_block)(view, block, data)
+
+
+def fields_block(view: RunView, block: Block, data: dict) -> Block:
+    block.fields = list(data.items())
+    return block
+
+
+def diff_block(block: Block, data: dict) -> Block:
+    """A unified diff, a line per row: added green, removed red, headers and hunks blue."""
+    text = str(data.pop("diff") or "")
+    block.shape = "diff"
+    block.fields = list(data.items())
+    for line in text.splitlines():
+        css = "diff-ctx"
+        if line.startswith(("+++", "---", "@@")):
+            css = "diff-hunk"
+        elif line.startswith("+"):
+            css = "diff-add"
+        elif line.startswith("-"):
+            css = "diff-del"
+        block.diff.append((css, line))
+    if not text:
+        block.note = "no difference"
+    return block
+
+
+def catalina_block(view: RunView, block: Block, data: dict) -> Block:
+    block.shape = "catalina"
+    for line in data.get("allowed") or []:
+        issue_id, _, text = str(line).partition(": ")
+        issue = view.known.get(issue_id, {})
+        block.allowed.append(
+            {
+                "id": issue_id,
+                "line": text,
+                "why": issue.get("justification", "(justification not recorded)"),
+                "expires": issue.get("expires", ""),
+            }
+        )
+    block.errors = [str(x) for x in data.get("errors") or []]
+    block.note = f"from offset {data.get('offset', '')}"
+    return block
+
+
+def backup_block(view: RunView, block: Block, data: dict) -> Block:
+    block.fields = list(data.items())
+    if "verified" not in data and "checksums" in data:
+        # dump_verified: a dump is kept only once a test restore gave these checksums back.
+        block.fields.insert(0, ("verified", "by a test restore: every table's checksum below"))
+    return block
+
+
+RENDERERS: dict[str, Callable[[RunView, Block, dict], Block]] = {
+    "catalina-scan": catalina_block,
+    "db-backup": backup_block,
+    "db-kept": backup_block,
+}
