@@ -33,6 +33,7 @@ from runbooklib.transcript import transcript
 _phase_checks_key = pytest.StashKey[list]()
 # To turn the exit status non-zero when every selected check passed but the phase is not proven.
 _session_key = pytest.StashKey[pytest.Session]()
+_verdict_key = pytest.StashKey[tuple[str, dict]]()
 
 
 def pytest_configure(config):
@@ -110,15 +111,31 @@ def _items(node):
             yield from _items(child)
 
 
+def pytest_runbook_finish(session, run, exitstatus):
+    """Judged before the journal's end: the verdict is in the journal and the record."""
+    _judge(session.config, session, exitstatus)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if config.option.collectonly or exitstatus == pytest.ExitCode.USAGE_ERROR:
         return  # a refused run: its one ERROR line says why
-    text, markup = verdict(terminalreporter, config, exitstatus)
+    said = config.stash.get(_verdict_key, None)
+    if said is None:  # no run began (nothing recorded): judged here
+        said = _judge(config, config.stash.get(_session_key, None), exitstatus)
+    text, markup = said
     terminalreporter.write_line(text, **markup)
-    transcript.emit("go_no_go", text=text)  # the channel hears this very line
-    session = config.stash.get(_session_key, None)
+
+
+def _judge(config, session, exitstatus) -> tuple[str, dict]:
+    """The verdict, said once: emitted (the channel hears this very line), kept for the last
+    line of the terminal, and a NO-GO fails the session."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    text, markup = verdict(terminalreporter, config, exitstatus)
+    transcript.emit("go_no_go", text=text)
+    config.stash[_verdict_key] = (text, markup)
     if text.startswith("NO-GO") and session is not None and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    return text, markup
 
 
 def verdict(terminalreporter, config, exitstatus) -> tuple[str, dict]:

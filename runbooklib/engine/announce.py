@@ -64,10 +64,9 @@ class Announcer:
                 f"SmartSite {state.procedure} HALTED after {state.id}: {reason}{self._record()}"
             )
 
-    def close(self) -> None:
-        if self.listen in transcript.listeners:
-            transcript.listeners.remove(self.listen)
-        run = self.run
+    # Last of the run's last words: after the checks' verdict, before the journal's end.
+    @pytest.hookimpl(trylast=True)
+    def pytest_runbook_finish(self, session: pytest.Session, run: Run, exitstatus: int) -> None:
         if run.procedure == "checks":
             phase = self.config.getoption("phase", None) or "after"
             verdict = self.verdict_line or self._go_no_go(phase)
@@ -76,6 +75,10 @@ class Announcer:
             self.say(f"SmartSite maintenance window closed: {run.procedure} {run.verdict}")
         elif not run.halted_after:  # a halt was said when it happened
             self.say(f"SmartSite {run.procedure}: {run.verdict}")
+
+    def close(self) -> None:
+        if self.listen in transcript.listeners:
+            transcript.listeners.remove(self.listen)
 
     def _record(self) -> str:
         """Where the whole story is: the record's name (the channel gets the verdict in full,

@@ -95,12 +95,16 @@ class Journal:
                 return
 
     # Before pytest-html writes: the record then shows the chain's head with the run's end in it,
-    # the same head a rebuild from the journal shows.
+    # the same head a rebuild from the journal and `journal verify` show. The run's last words
+    # (the go/no-go verdict, the channel's announcement) come before its end, never after.
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        transcript.emit(
-            "run_end", verdict=verdict(self.run, exitstatus), exitstatus=int(exitstatus)
+        verdict(self.run, exitstatus)
+        session.config.hook.pytest_runbook_finish(
+            session=session, run=self.run, exitstatus=exitstatus
         )
+        status = int(session.exitstatus)  # a NO-GO fails the session
+        transcript.emit("run_end", verdict=verdict(self.run, status), exitstatus=status)
 
     def close(self) -> None:
         if self.write in transcript.listeners:

@@ -30,6 +30,12 @@ pytest_plugins = [
 ]
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from runbooklib.engine import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("runbook", "runbook (SmartSite maintenance procedures)")
     group.addoption(

@@ -354,9 +354,4 @@ def test_the_console_and_both_records_say_the_same(made, checks):
         ).stdout
         lines, head = re.search(r"OK (\d+) lines, head (\w+)", verified).groups()
         shown = record.fact("Journal chain head")
-        if record is checks and shown != f"line {lines}: {head}":
-            pytest.xfail(
-                "issue 19, part 2 (not the record's): the channel's lines are journaled after "
-                f"the checks' record is written ({shown} against line {lines})"
-            )
         assert shown == f"line {lines}: {head}"

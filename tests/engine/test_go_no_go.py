@@ -125,3 +125,32 @@ def test_a_refused_checks_run_prints_no_verdict(checks, held):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: the cluster of inventory lab is in use by thomas*"])
     assert not [line for line in result.stdout.lines if line.startswith(("GO", "NO-GO"))]
+
+
+@pytest.mark.parametrize("broken", ["", "1"], ids=["go", "no-go"])
+def test_the_verdict_is_journaled_before_the_end_and_the_record_names_the_verified_head(
+    checks, project, monkeypatch, broken
+):
+    import json
+    import re
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("BROKEN_FIXTURE", broken)
+
+    result = checks("--operator", "thomas")
+
+    (journal,) = project.reports(".jsonl")
+    kinds = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
+    assert kinds[-1] == "run_end" and kinds.count("go_no_go") == 1, kinds[-5:]
+    said = next(json.loads(line) for line in journal.read_text().splitlines() if "go_no_go" in line)
+    assert said["text"] == _verdict(result)
+    verified = subprocess.run(
+        [sys.executable, "-m", "runbooklib.engine.journal", "verify", str(journal)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines, head = re.search(r"OK (\d+) lines, head (\w+)", verified).groups()
+    page = journal.with_suffix(".html").read_text()
+    assert f"<th>Journal chain head</th><td><code>line {lines}: {head}</code>" in page
