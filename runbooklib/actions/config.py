@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import difflib
 import io
+import posixpath
 import re
 
 import javaproperties
 
-from runbooklib.actions.common import ActionError, Outcome, file_sha256, q
+from runbooklib.actions.common import (
+    ActionError,
+    Outcome,
+    closed_folder,
+    file_sha256,
+    path_part,
+    q,
+    replace_file,
+    run_in,
+)
 from runbooklib.remote import Host
 from runbooklib.transcript import REDACTED, transcript, verification
 
@@ -200,9 +210,14 @@ def backup_staging(host: Host) -> Outcome:
         raise ActionError(f"{host}: staging area {staging} holds no files")
     tmp = f"{bak}.part"
     files = " ".join(q(n) for n in names)
-    host.run(
-        f"rm -rf {q(tmp)} && mkdir -p {q(tmp)} && cd {q(staging)} && cp -p {files} {q(tmp)}/ && "
-        f"cd {q(tmp)} && sha256sum {files} > {MANIFEST} && mv {q(tmp)} {q(bak)}"
+    # `mkdir` without -p: the folder is new, ours, never one (or a symlink) found in its place.
+    parent = posixpath.dirname(bak.rstrip("/")) or "/"
+    run_in(
+        host,
+        [parent],
+        f"{closed_folder(parent)}; rm -rf -- {q(tmp)} && mkdir -- {q(tmp)} && "
+        f"cd -- {q(staging)} && cp -p -- {files} {q(tmp)}/ && "
+        f"cd -- {q(tmp)} && sha256sum -- {files} > {MANIFEST} && mv -T -- {q(tmp)} {q(bak)}",
     )
     manifest = host.probe(f"cat {q(bak)}/{MANIFEST}", check=False).stdout
     transcript.artifact("config-backup", f"{host}:{bak}", manifest=manifest)
@@ -228,8 +243,8 @@ def sync_from_staging(host: Host, staging: str | None = None) -> Outcome:
             continue
         before = read(host, dest, missing_ok=True)
         after = read(host, src)
-        # cp onto the existing file keeps its owner and mode; a new file gets the source's.
-        host.run(f"cp {q(src)} {q(dest)}.part && mv -f {q(dest)}.part {q(dest)}")
+        # The new file gets the source's owner and mode, as a `cp` to a new name did.
+        run_in(host, [posixpath.dirname(dest)], replace_file(dest, f"cat -- {q(src)}", like=src))
         transcript.artifact(
             "config-diff", f"{host}:{dest}", diff=diff(before, after, name), source=src
         )
@@ -254,9 +269,10 @@ def set_properties(
     after = edit_properties(before, changes)
     if after == before:
         return Outcome(host, f"edit {name}", False, f"{', '.join(changes)} already set")
-    host.run(
-        f"awk {q(_awk(replace, append))} {q(path)} > {q(path)}.part && "
-        f"cat {q(path)}.part > {q(path)} && rm -f {q(path)}.part"
+    run_in(
+        host,
+        [posixpath.dirname(path)],
+        replace_file(path, f"awk {q(_awk(replace, append))} {q(path)}", like=path),
     )
     transcript.artifact("config-diff", f"{host}:{path}", diff=diff(before, after, name))
     if not host.check_mode:
@@ -293,7 +309,9 @@ def restore_staging(host: Host) -> Outcome:
             continue
         before = read(host, f"{staging}/{name}", missing_ok=True)
         after = read(host, f"{bak}/{name}")
-        host.run(f"cp -p {q(bak)}/{q(name)} {q(staging)}/{q(name)}")
+        path_part(host, name, f"{bak}/{MANIFEST} entry")
+        kept, dest = f"{bak}/{name}", f"{staging}/{name}"
+        run_in(host, [staging], replace_file(dest, f"cat -- {q(kept)}", kept, keep_times=True))
         transcript.artifact(
             "config-diff", f"{host}:{staging}/{name}", diff=diff(before, after, name)
         )
