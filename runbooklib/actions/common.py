@@ -61,7 +61,7 @@ def closed_folder(folder: str) -> str:
     group or other user can write to; else exit REFUSED_FOLDER. Where root writes a file under
     a name others could guess, nobody else may create, swap or link that name first."""
     return (
-        f'test -n "$(find {q(folder)} -maxdepth 0 -type d -user 0 ! -perm /022 2>/dev/null)" '
+        f"find {q(folder)} -maxdepth 0 -type d -user 0 ! -perm /022 2>/dev/null | grep -q . "
         f"|| exit {REFUSED_FOLDER}"
     )
 
@@ -73,8 +73,9 @@ def private_folder(folder: str) -> str:
     f = q(folder)
     return (
         f"if test -L {f}; then exit {REFUSED_FOLDER}; fi; "
-        f'if ! test -e {f}; then mkdir -p -- "$(dirname -- {f})" && mkdir -m 700 -- {f}; fi; '
-        f'test -d {f} && test "$(stat -c %u -- {f})" = 0 || exit {REFUSED_FOLDER}; '
+        f"if ! test -e {f}; then mkdir -p -- {q(posixpath.dirname(folder.rstrip('/')) or '/')} "
+        f"&& mkdir -m 700 -- {f} || exit 1; fi; "
+        f"find {f} -maxdepth 0 -type d -user 0 | grep -q . || exit {REFUSED_FOLDER}; "
         f"chmod 700 -- {f}"
     )
 

@@ -191,8 +191,9 @@ def read(host: Host, path: str, missing_ok: bool = False) -> str:
 
 def staging_files(host: Host) -> list[str]:
     staging = host.vars["staging_config"]
-    out = host.probe(f"find {q(staging)} -maxdepth 1 -type f -printf '%f\\n' | sort").stdout
-    return [n for n in out.split() if n]
+    # NUL-separated: a file name may hold a space or a newline.
+    out = host.probe(f"find {q(staging)} -maxdepth 1 -type f -printf '%f\\0' | sort -z").stdout
+    return [n for n in out.split("\0") if n]
 
 
 def backup_staging(host: Host) -> Outcome:
