@@ -228,7 +228,16 @@ def backup_staging(host: Host) -> Outcome:
 def backup_manifest(host: Host) -> dict[str, str]:
     """File name -> sha256 in the backup's manifest."""
     out = read(host, f"{host.vars['config_backup']}/{MANIFEST}")
-    return {line.split()[1]: line.split()[0] for line in out.splitlines() if line.strip()}
+    found = {}
+    for line in out.splitlines():
+        # sha256sum's `DIGEST  NAME`; a name with a newline or a backslash is escaped, and its
+        # line starts with a backslash. A name may hold spaces.
+        digest, _, name = line.removeprefix("\\").partition("  ")
+        if line.startswith("\\"):
+            name = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), name)
+        if digest.strip():
+            found[name] = digest
+    return found
 
 
 def sync_from_staging(host: Host, staging: str | None = None) -> Outcome:
