@@ -60,13 +60,14 @@ def lit(value: object) -> str:
     return "'" + escape_string(str(value)) + "'"
 
 
-def client(host: Host) -> str:
-    """`mariadb`, with --sandbox where this host's client has it."""
+def client(host: Host, first: str = "") -> str:
+    """`mariadb`, with --sandbox where this host's client has it (after `first`: an option
+    such as --no-defaults that must come first)."""
     key = (host.name, host.address)
     if key not in _SANDBOX:
         out = host.probe("mariadb --help 2>/dev/null | grep -c -e --sandbox || true")
         _SANDBOX[key] = out.stdout.strip() not in ("", "0")
-    return "mariadb --sandbox" if _SANDBOX[key] else "mariadb"
+    return " ".join(["mariadb", *([first] if first else []), *(["--sandbox"] * _SANDBOX[key])])
 
 
 def _sql(host: Host, query: str, *, timeout: float = 120, changes: bool = False) -> list[list[str]]:
@@ -254,7 +255,7 @@ def scratch_restore(host: Host, dump: str, names: list[str]) -> dict[str, dict] 
     )
     script = f"""set -euo pipefail
 d=$(mktemp -d /tmp/smartsite-verify.XXXXXX)
-c="{client(host)} --no-defaults --socket=$d/sock --batch --skip-column-names"
+c="{client(host, "--no-defaults")} --socket=$d/sock --batch --skip-column-names"
 cleanup() {{
   mariadb-admin --no-defaults --socket=$d/sock shutdown >/dev/null 2>&1 || true; rm -rf "$d"
 }}
