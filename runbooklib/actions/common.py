@@ -11,11 +11,13 @@ changed anything (Ansible's `changed`), which it also notes in the journal.
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import re
 import shlex
 from dataclasses import dataclass
 
 from runbooklib.inventory import Inventory
-from runbooklib.remote import Host
+from runbooklib.remote import CommandFailed, Host, Result
 from runbooklib.transcript import transcript
 
 
@@ -50,20 +52,105 @@ def q(value: object) -> str:
     return shlex.quote(str(value))
 
 
+# The exit status of a command that found a folder it must not use (see `closed_folder`).
+REFUSED_FOLDER = 86
+
+
+def closed_folder(folder: str) -> str:
+    """Shell: go on only if `folder` is a real folder (not a symlink) owned by root that no
+    group or other user can write to; else exit REFUSED_FOLDER. Where root writes a file under
+    a name others could guess, nobody else may create, swap or link that name first."""
+    return (
+        f"find {q(folder)} -maxdepth 0 -type d -user 0 ! -perm /022 2>/dev/null | grep -q . "
+        f"|| exit {REFUSED_FOLDER}"
+    )
+
+
+def private_folder(folder: str) -> str:
+    """Shell: make `folder` root's own 0700 folder (its parents as `mkdir -p` does); exit
+    REFUSED_FOLDER when it is a symlink, not a folder, or owned by someone else. A root-owned
+    one is closed to 0700 (only root could have opened it)."""
+    f = q(folder)
+    return (
+        f"if test -L {f}; then exit {REFUSED_FOLDER}; fi; "
+        f"if ! test -e {f}; then mkdir -p -- {q(posixpath.dirname(folder.rstrip('/')) or '/')} "
+        f"&& mkdir -m 700 -- {f} || exit 1; fi; "
+        f"find {f} -maxdepth 0 -type d -user 0 | grep -q . || exit {REFUSED_FOLDER}; "
+        f"chmod 700 -- {f}"
+    )
+
+
+def run_in(host: Host, folders: list[str], command: str, **kwargs) -> Result:
+    """`host.run(command)` for a command that starts with `closed_folder`/`private_folder`
+    checks of `folders`: a refusal is one line naming the folders and the fix."""
+    check = kwargs.pop("check", True)
+    result = host.run(command, check=False, **kwargs)
+    if result.rc == REFUSED_FOLDER:
+        raise ActionError(
+            f"{host}: refused to write in {' or '.join(folders)}: it must be a folder (not a "
+            "symlink) owned by root that no group or other user can write to; fix its owner "
+            "and mode (chown root: ...; chmod go-w ...), or move it away, then run again"
+        )
+    if check and result.rc != 0:
+        raise CommandFailed(result)
+    return result
+
+
 def put_file(host: Host, path: str, content: bytes | str, mode: str = "0644") -> None:
     """Write `content` to `path` on the host (atomically: a temporary file, then a rename).
 
     The bytes go over the ssh connection's stdin, so no command line (the host's process list,
     the journal, testinfra's log) ever holds them; the journal gets their size and sha256. The
-    temporary file is private (umask 077) until it gets its mode.
+    temporary file is made by `mktemp` (a fresh name, 0600, never an existing file or symlink)
+    in the target's own folder, which must be root's and closed to others (`closed_folder`);
+    `mv -T` replaces a symlink at `path` rather than writing through it.
     """
     if isinstance(content, str):
         content = content.encode()
-    tmp = f"{path}.runbook-tmp"
-    host.run(
-        f"umask 077 && cat > {q(tmp)} && chmod {mode} {q(tmp)} && mv -f {q(tmp)} {q(path)}",
+    if not re.fullmatch(r"[0-7]{3,4}", mode):
+        raise ActionError(f"file mode {mode!r} is not octal")
+    folder = posixpath.dirname(path) or "."
+    run_in(
+        host,
+        [folder],
+        f"{closed_folder(folder)}; umask 077 && t=$(mktemp {q(folder + '/.runbook.XXXXXXXX')}) "
+        f'&& {{ cat > "$t" && chmod {mode} "$t" && mv -fT "$t" {q(path)} || '
+        f'{{ rm -f "$t"; exit 1; }}; }}',
         stdin=content,
     )
+
+
+def replace_file(path: str, produce: str, like: str, keep_times: bool = False) -> str:
+    """Shell: replace `path` atomically with what the shell command `produce` prints, with the
+    owner and mode of `like` (`path` itself, or the file it comes from; `keep_times`: its
+    times too), through a `mktemp` file in `path`'s folder (checked like put_file's): neither a
+    symlink at `path` nor a guessable temporary name is ever followed."""
+    folder = posixpath.dirname(path) or "."
+    r = q(like)
+    return (
+        f"{closed_folder(folder)}; umask 077 && "
+        f"t=$(mktemp {q(folder + '/.runbook.XXXXXXXX')}) && "
+        f'{{ {produce} > "$t" && chown --reference={r} -- "$t" && '
+        f'chmod --reference={r} -- "$t" && '
+        + (f'touch --reference={r} -- "$t" && ' if keep_times else "")
+        + f'mv -fT -- "$t" {q(path)} || {{ rm -f -- "$t"; exit 1; }}; }}'
+    )
+
+
+def path_part(host: Host, value: str, what: str) -> str:
+    """`value`, which names one file or folder inside another: never empty, `.`, `..` or a
+    path of its own (quoting keeps it one word; this keeps it in its folder)."""
+    if not value or "/" in value or value in (".", "..") or "\0" in value:
+        raise ActionError(f"{host}: {what} {value!r} cannot name a file: fix the inventory")
+    return value
+
+
+def operand(host: Host, value: str, what: str) -> str:
+    """`value` where a command expects an operand that it cannot take after `--` (nmap's
+    targets): a leading `-` would make it an option."""
+    if not value or value.startswith("-"):
+        raise ActionError(f"{host}: {what} {value!r} would be read as an option: fix the inventory")
+    return value
 
 
 def file_sha256(host: Host, path: str) -> str | None:

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import difflib
 import io
+import posixpath
 import re
 
 import javaproperties
 
-from runbooklib.actions.common import ActionError, Outcome, file_sha256, q
+from runbooklib.actions.common import (
+    ActionError,
+    Outcome,
+    closed_folder,
+    file_sha256,
+    path_part,
+    q,
+    replace_file,
+    run_in,
+)
 from runbooklib.remote import Host
 from runbooklib.transcript import REDACTED, transcript, verification
 
@@ -181,8 +191,9 @@ def read(host: Host, path: str, missing_ok: bool = False) -> str:
 
 def staging_files(host: Host) -> list[str]:
     staging = host.vars["staging_config"]
-    out = host.probe(f"find {q(staging)} -maxdepth 1 -type f -printf '%f\\n' | sort").stdout
-    return [n for n in out.split() if n]
+    # NUL-separated: a file name may hold a space or a newline.
+    out = host.probe(f"find {q(staging)} -maxdepth 1 -type f -printf '%f\\0' | sort -z").stdout
+    return [n for n in out.split("\0") if n]
 
 
 def backup_staging(host: Host) -> Outcome:
@@ -200,9 +211,14 @@ def backup_staging(host: Host) -> Outcome:
         raise ActionError(f"{host}: staging area {staging} holds no files")
     tmp = f"{bak}.part"
     files = " ".join(q(n) for n in names)
-    host.run(
-        f"rm -rf {q(tmp)} && mkdir -p {q(tmp)} && cd {q(staging)} && cp -p {files} {q(tmp)}/ && "
-        f"cd {q(tmp)} && sha256sum {files} > {MANIFEST} && mv {q(tmp)} {q(bak)}"
+    # `mkdir` without -p: the folder is new, ours, never one (or a symlink) found in its place.
+    parent = posixpath.dirname(bak.rstrip("/")) or "/"
+    run_in(
+        host,
+        [parent],
+        f"{closed_folder(parent)}; rm -rf -- {q(tmp)} && mkdir -- {q(tmp)} && "
+        f"cd -- {q(staging)} && cp -p -- {files} {q(tmp)}/ && "
+        f"cd -- {q(tmp)} && sha256sum -- {files} > {MANIFEST} && mv -T -- {q(tmp)} {q(bak)}",
     )
     manifest = host.probe(f"cat {q(bak)}/{MANIFEST}", check=False).stdout
     transcript.artifact("config-backup", f"{host}:{bak}", manifest=manifest)
@@ -212,7 +228,16 @@ def backup_staging(host: Host) -> Outcome:
 def backup_manifest(host: Host) -> dict[str, str]:
     """File name -> sha256 in the backup's manifest."""
     out = read(host, f"{host.vars['config_backup']}/{MANIFEST}")
-    return {line.split()[1]: line.split()[0] for line in out.splitlines() if line.strip()}
+    found = {}
+    for line in out.splitlines():
+        # sha256sum's `DIGEST  NAME`; a name with a newline or a backslash is escaped, and its
+        # line starts with a backslash. A name may hold spaces.
+        digest, _, name = line.removeprefix("\\").partition("  ")
+        if line.startswith("\\"):
+            name = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), name)
+        if digest.strip():
+            found[name] = digest
+    return found
 
 
 def sync_from_staging(host: Host, staging: str | None = None) -> Outcome:
@@ -228,8 +253,8 @@ def sync_from_staging(host: Host, staging: str | None = None) -> Outcome:
             continue
         before = read(host, dest, missing_ok=True)
         after = read(host, src)
-        # cp onto the existing file keeps its owner and mode; a new file gets the source's.
-        host.run(f"cp {q(src)} {q(dest)}.part && mv -f {q(dest)}.part {q(dest)}")
+        # The new file gets the source's owner and mode, as a `cp` to a new name did.
+        run_in(host, [posixpath.dirname(dest)], replace_file(dest, f"cat -- {q(src)}", like=src))
         transcript.artifact(
             "config-diff", f"{host}:{dest}", diff=diff(before, after, name), source=src
         )
@@ -254,9 +279,10 @@ def set_properties(
     after = edit_properties(before, changes)
     if after == before:
         return Outcome(host, f"edit {name}", False, f"{', '.join(changes)} already set")
-    host.run(
-        f"awk {q(_awk(replace, append))} {q(path)} > {q(path)}.part && "
-        f"cat {q(path)}.part > {q(path)} && rm -f {q(path)}.part"
+    run_in(
+        host,
+        [posixpath.dirname(path)],
+        replace_file(path, f"awk {q(_awk(replace, append))} {q(path)}", like=path),
     )
     transcript.artifact("config-diff", f"{host}:{path}", diff=diff(before, after, name))
     if not host.check_mode:
@@ -293,7 +319,9 @@ def restore_staging(host: Host) -> Outcome:
             continue
         before = read(host, f"{staging}/{name}", missing_ok=True)
         after = read(host, f"{bak}/{name}")
-        host.run(f"cp -p {q(bak)}/{q(name)} {q(staging)}/{q(name)}")
+        path_part(host, name, f"{bak}/{MANIFEST} entry")
+        kept, dest = f"{bak}/{name}", f"{staging}/{name}"
+        run_in(host, [staging], replace_file(dest, f"cat -- {q(kept)}", kept, keep_times=True))
         transcript.artifact(
             "config-diff", f"{host}:{staging}/{name}", diff=diff(before, after, name)
         )

@@ -20,20 +20,60 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from runbooklib.actions.common import ActionError, Outcome, put_file, q, sha256
+from pymysql.converters import escape_string
+
+from runbooklib.actions.common import (
+    ActionError,
+    Outcome,
+    private_folder,
+    put_file,
+    q,
+    run_in,
+    sha256,
+)
 from runbooklib.remote import Host
 from runbooklib.transcript import transcript, verification
 
 LOG_TABLE = "RUNBOOK_SCRIPT_LOG"
 # The backup the fallback restores: a symlink to the verified dump taken before the scripts.
 PRE_UPGRADE = "pre-upgrade.sql.gz"
-SCRIPT_DIR = "/tmp/smartsite-runbook-sql"
+# MariaDB's unquoted identifier: what a table or column name must be before the runbook puts it
+# into SQL (backquoted), even one read back from the database: the Sakai user creates tables.
+IDENTIFIER = re.compile(r"[0-9A-Za-z$_]{1,64}")
+# Whether each db host's `mariadb` client has --sandbox (no `\!` shell escapes, no file access:
+# MariaDB 10.5.25, 10.6.18, 10.11.8 and later), asked once per host.
+_SANDBOX: dict[tuple[str, str], bool] = {}
+
+
+def ident(host: Host, name: str) -> str:
+    """`name` backquoted for SQL, once it is a plain MariaDB identifier; else the step stops."""
+    if not IDENTIFIER.fullmatch(name) or name.isdigit():
+        raise ActionError(
+            f"{host}: the database holds a table or column named {name!r}, not a plain "
+            "identifier ([0-9A-Za-z$_], at most 64): rename it before the runbook reads it"
+        )
+    return "`" + name.replace("`", "``") + "`"
+
+
+def lit(value: object) -> str:
+    """`value` as an SQL string literal (PyMySQL's escaping)."""
+    return "'" + escape_string(str(value)) + "'"
+
+
+def client(host: Host, first: str = "") -> str:
+    """`mariadb`, with --sandbox where this host's client has it (after `first`: an option
+    such as --no-defaults that must come first)."""
+    key = (host.name, host.address)
+    if key not in _SANDBOX:
+        out = host.probe("mariadb --help 2>/dev/null | grep -c -e --sandbox || true")
+        _SANDBOX[key] = out.stdout.strip() not in ("", "0")
+    return " ".join(["mariadb", *([first] if first else []), *(["--sandbox"] * _SANDBOX[key])])
 
 
 def _sql(host: Host, query: str, *, timeout: float = 120, changes: bool = False) -> list[list[str]]:
     """Rows of a query in the inventory's database (tab-separated, no headers)."""
     db = host.vars["db_name"]
-    cmd = f"mariadb --batch --skip-column-names {q(db)} -e {q(query)}"
+    cmd = f"{client(host)} --batch --skip-column-names -e {q(query)} -- {q(db)}"
     out = host.run(cmd, timeout=timeout, changes=changes).stdout
     return [line.split("\t") for line in out.splitlines() if line]
 
@@ -44,7 +84,10 @@ def tables(host: Host) -> list[str]:
         "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
         "AND table_type = 'BASE TABLE' ORDER BY table_name",
     )
-    return [r[0] for r in rows if r[0] != LOG_TABLE]
+    names = [r[0] for r in rows if r[0] != LOG_TABLE]
+    for name in names:
+        ident(host, name)
+    return names
 
 
 def checksums(host: Host) -> dict[str, dict]:
@@ -56,15 +99,18 @@ def checksums(host: Host) -> dict[str, dict]:
 
 
 def _checksum_query(host: Host, names: list[str], run) -> dict[str, dict]:
-    sums = {r[0].split(".", 1)[1]: r[1] for r in run("CHECKSUM TABLE " + ", ".join(names))}
-    counts_sql = " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM `{t}`" for t in names)
+    quoted = [ident(host, t) for t in names]
+    sums = {r[0].split(".", 1)[1]: r[1] for r in run("CHECKSUM TABLE " + ", ".join(quoted))}
+    counts_sql = " UNION ALL ".join(
+        f"SELECT {lit(t)}, COUNT(*) FROM {ident(host, t)}" for t in names
+    )
     counts = {r[0]: int(r[1]) for r in run(counts_sql)}
     return {t: {"checksum": sums[t], "rows": counts[t]} for t in names}
 
 
 def columns(host: Host, names: list[str]) -> dict[str, list[str]]:
     """The columns of each table, in their order."""
-    listed = ", ".join(f"'{t}'" for t in names)
+    listed = ", ".join(lit(t) for t in names)
     rows = _sql(
         host,
         "SELECT table_name, column_name FROM information_schema.columns "
@@ -73,6 +119,7 @@ def columns(host: Host, names: list[str]) -> dict[str, list[str]]:
     )
     found: dict[str, list[str]] = {t: [] for t in names}
     for table, column in rows:
+        ident(host, column)
         found.setdefault(table, []).append(column)
     return found
 
@@ -88,10 +135,10 @@ def contents(host: Host, cols: dict[str, list[str]]) -> dict[str, dict]:
         return {}
 
     def row(table: str) -> str:
-        fields = ", ".join(f"IFNULL(HEX(`{c}`), 'NULL')" for c in cols[table])
+        fields = ", ".join(f"IFNULL(HEX({ident(host, c)}), 'NULL')" for c in cols[table])
         return (
-            f"SELECT '{table}', COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', {fields}))), 0) "
-            f"FROM `{table}`"
+            f"SELECT {lit(table)}, COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', {fields}))), 0) "
+            f"FROM {ident(host, table)}"
         )
 
     out = _sql(host, " UNION ALL ".join(row(t) for t in present), timeout=600)
@@ -123,7 +170,7 @@ def backup(host: Host) -> Outcome:
             return Outcome(host, "database backup", False, f"{existing['backup']} is current")
 
     manifest = dump_verified(host, "sakai")
-    host.run(f"ln -sfn {q(Path(manifest['backup']).name)} {q(link)}")
+    host.run(f"ln -sfn -- {q(Path(manifest['backup']).name)} {q(link)}")
     transcript.artifact("db-backup", f"{host}:{manifest['backup']}", **_public(manifest))
     return Outcome(
         host, "database backup", True, f"{manifest['backup']} verified by a test restore"
@@ -138,18 +185,18 @@ def dump_verified(host: Host, prefix: str) -> dict:
     dump = f"{bdir}/{prefix}-{stamp}.sql.gz"
     db = host.vars["db_name"]
     # A dump killed half-way left only its `.part`: nothing refers to it.
-    host.run(f"mkdir -p {q(bdir)} && chmod 700 {q(bdir)} && rm -f {q(bdir)}/*.part")
+    run_in(host, [bdir], f"{private_folder(bdir)} && rm -f -- {q(bdir)}/*.part")
     before = checksums(host)
     # The digest is taken as the dump is written: no second read of the file.
     script = (
-        f"set -o pipefail; mariadb-dump --single-transaction --routines --triggers --events "
-        f"--hex-blob {q(db)} | gzip -1 | tee {q(dump)}.part | sha256sum && "
-        f"mv {q(dump)}.part {q(dump)}"
+        f"set -o pipefail; umask 077; mariadb-dump --single-transaction --routines --triggers "
+        f"--events --hex-blob -- {q(db)} | gzip -1 | tee {q(dump + '.part')} | sha256sum && "
+        f"mv -fT {q(dump + '.part')} {q(dump)}"
     )
     try:
         digest = host.run(f"bash -c {q(script)}", timeout=1800).stdout.split()[:1]
     except Exception:
-        host.run(f"rm -f {q(dump)}.part", check=False)
+        host.run(f"rm -f {q(dump + '.part')}", check=False)
         raise
     # The test restore into the scratch server and the second reading of the live database are
     # independent: side by side, the backup costs about the dump plus the longer of the two.
@@ -202,13 +249,13 @@ def scratch_restore(host: Host, dump: str, names: list[str]) -> dict[str, dict] 
     data being loaded."""
     check = (
         "CHECKSUM TABLE "
-        + ", ".join(names)
+        + ", ".join(ident(host, t) for t in names)
         + "; "
-        + " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM `{t}`" for t in names)
+        + " UNION ALL ".join(f"SELECT {lit(t)}, COUNT(*) FROM {ident(host, t)}" for t in names)
     )
     script = f"""set -euo pipefail
 d=$(mktemp -d /tmp/smartsite-verify.XXXXXX)
-c="mariadb --no-defaults --socket=$d/sock --batch --skip-column-names"
+c="{client(host, "--no-defaults")} --socket=$d/sock --batch --skip-column-names"
 cleanup() {{
   mariadb-admin --no-defaults --socket=$d/sock shutdown >/dev/null 2>&1 || true; rm -rf "$d"
 }}
@@ -282,7 +329,6 @@ def run_scripts(host: Host, scripts: list[str], repo: Path) -> Outcome:
         "sha256 CHAR(64) NOT NULL, applied_at DATETIME NULL, backup VARCHAR(500) NOT NULL)",
         changes=True,
     )
-    host.run(f"mkdir -p {SCRIPT_DIR}")
     db, backup_path = host.vars["db_name"], manifest["backup"] if manifest else ""
     did = []
     for name, text, started in todo:
@@ -293,21 +339,25 @@ def run_scripts(host: Host, scripts: list[str], repo: Path) -> Outcome:
             )
         _sql(
             host,
-            f"INSERT IGNORE INTO {LOG_TABLE} VALUES ('{name}', '{sha256(text)}', NULL, "
-            f"'{backup_path}')",
+            f"INSERT IGNORE INTO {LOG_TABLE} VALUES ({lit(name)}, {lit(sha256(text))}, NULL, "
+            f"{lit(backup_path)})",
             changes=True,
         )
         if remaining:
-            remote = f"{SCRIPT_DIR}/{name}"
-            put_file(host, remote, ";\n".join(remaining) + ";\n")
-            # The client stops at the first failing statement and exits non-zero (no --force).
-            host.run(f"mariadb --batch {q(db)} < {q(remote)}", timeout=1800)
+            # The statements go to the client's standard input over the connection: no file on
+            # the host that anyone could swap between its writing and its reading. The client
+            # stops at the first failing statement and exits non-zero (no --force).
+            host.run(
+                f"{client(host)} --batch -- {q(db)}",
+                timeout=1800,
+                stdin=(";\n".join(remaining) + ";\n").encode(),
+            )
             transcript.artifact(
-                "db-script", f"{host}:{remote}", sha256=sha256(text), statements=remaining
+                "db-script", f"{host}:{db}:{name}", sha256=sha256(text), statements=remaining
             )
         _sql(
             host,
-            f"UPDATE {LOG_TABLE} SET applied_at = NOW() WHERE script = '{name}'",
+            f"UPDATE {LOG_TABLE} SET applied_at = NOW() WHERE script = {lit(name)}",
             changes=True,
         )
         count = f"{len(remaining)} of {len(statements(text))} statements"
@@ -366,8 +416,8 @@ def mark_applied(host: Host, name: str, text: str) -> Outcome:
     manifest = _manifest(host, f"{host.vars['db_backup_dir']}/{PRE_UPGRADE}") or {}
     _sql(
         host,
-        f"INSERT INTO {LOG_TABLE} VALUES ('{name}', '{sha256(text)}', NOW(), "
-        f"'{manifest.get('backup', '')}') ON DUPLICATE KEY UPDATE applied_at = NOW()",
+        f"INSERT INTO {LOG_TABLE} VALUES ({lit(name)}, {lit(sha256(text))}, NOW(), "
+        f"{lit(manifest.get('backup', ''))}) ON DUPLICATE KEY UPDATE applied_at = NOW()",
         changes=True,
     )
     return Outcome(host, f"mark {name} applied", True, "by hand")
@@ -444,17 +494,18 @@ def restore(host: Host, scripts: list[str], repo: Path, allow_loss) -> Outcome:
         transcript.note(
             f"finishing a restore that was cut short; the database before it: {interrupted}"
         )
-    host.run(f"echo '{manifest['sha256']}  {dump}' | sha256sum -c --quiet")
-    db = q(host.vars["db_name"])
+    host.run(f"printf '%s  %s\\n' {q(manifest['sha256'])} {q(dump)} | sha256sum -c --quiet")
+    db, mariadb = q(host.vars["db_name"]), client(host)
+    # The names are the database's own: backquoted here, any backquote in them doubled.
     drop = (
-        "SELECT CONCAT('DROP TABLE IF EXISTS `', table_name, '`;') FROM information_schema.tables "
-        "WHERE table_schema = DATABASE()"
+        "SELECT CONCAT('DROP TABLE IF EXISTS `', REPLACE(table_name, '`', '``'), '`;') "
+        "FROM information_schema.tables WHERE table_schema = DATABASE()"
     )
     script = (
         "set -o pipefail; "
         "(echo 'SET FOREIGN_KEY_CHECKS=0;'; "
-        f"mariadb --batch --skip-column-names {db} -e {q(drop)}) "
-        f"| mariadb {db} && gunzip -c {q(dump)} | mariadb {db}"
+        f"{mariadb} --batch --skip-column-names -e {q(drop)} -- {db}) "
+        f"| {mariadb} -- {db} && gunzip -c -- {q(dump)} | {mariadb} -- {db}"
     )
     host.run(f"bash -c {q(script)}", timeout=1800)
     host.run(f"rm -f {q(marker)}")
@@ -467,7 +518,7 @@ def _drop_empty_log(host: Host) -> None:
     exists = _sql(
         host,
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
-        f"AND table_name = '{LOG_TABLE}'",
+        f"AND table_name = {lit(LOG_TABLE)}",
     )
     if exists[0][0] != "0":
         _sql(host, f"DROP TABLE {LOG_TABLE}", changes=True)
@@ -485,7 +536,7 @@ def _script_log(host: Host) -> dict[str, dict]:
     exists = _sql(
         host,
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
-        f"AND table_name = '{LOG_TABLE}'",
+        f"AND table_name = {lit(LOG_TABLE)}",
     )
     if exists[0][0] == "0":
         return {}
@@ -518,7 +569,9 @@ def assert_checksums_equal_backup(host: Host) -> None:
 def assert_backup_verified(host: Host) -> None:
     manifest = _manifest(host, f"{host.vars['db_backup_dir']}/{PRE_UPGRADE}")
     assert manifest and manifest["verified"].startswith("restored"), f"{host}: no verified backup"
-    host.probe(f"echo '{manifest['sha256']}  {manifest['backup']}' | sha256sum -c --quiet")
+    host.probe(
+        f"printf '%s  %s\\n' {q(manifest['sha256'])} {q(manifest['backup'])} | sha256sum -c --quiet"
+    )
 
 
 @verification
@@ -635,5 +688,5 @@ def size_bytes(host: Host) -> int:
 
 def free_bytes(host: Host) -> int:
     bdir = host.vars["db_backup_dir"]
-    out = host.probe(f"df -B1 --output=avail {q(bdir)} | tail -n 1").stdout.strip()
+    out = host.probe(f"df -B1 --output=avail -- {q(bdir)} | tail -n 1").stdout.strip()
     return int(out)

@@ -22,7 +22,16 @@ import ipaddress
 import socket
 import time
 
-from runbooklib.actions.common import ActionError, Outcome, put_file, q, sha256
+from runbooklib.actions.common import (
+    ActionError,
+    Outcome,
+    path_part,
+    private_folder,
+    put_file,
+    q,
+    run_in,
+    sha256,
+)
 from runbooklib.remote import Host
 from runbooklib.transcript import transcript, verification
 
@@ -35,7 +44,7 @@ STATE_DIR = "/var/backups/smartsite-firewall"
 
 
 def state_dir(host: Host) -> str:
-    return f"{STATE_DIR}/{host.name}"
+    return f"{STATE_DIR}/{path_part(host, host.name, 'host name')}"
 
 
 # How long the operator has to confirm before the host restores its previous rules by itself.
@@ -209,7 +218,7 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     sdir = state_dir(host)
     saved = f"{sdir}/iptables-before-{mode}-{stamp}.rules"
-    host.run(f"mkdir -p {sdir} && chmod 700 {STATE_DIR} {sdir}")
+    run_in(host, [STATE_DIR, sdir], f"{private_folder(STATE_DIR)}; {private_folder(sdir)}")
     save(host, saved)
     saved_sum = host.run(f"sha256sum {q(saved)}").stdout.split()[0:1]
     transcript.artifact("firewall-backup", f"{host}:{saved}", sha256=(saved_sum or [""])[0])
@@ -247,13 +256,14 @@ def _guarded(host: Host, saved: str, files: list[str], confirm_seconds: int) -> 
     """Apply `files` with a dead man's switch, then confirm from the operator's side."""
     pidfile = f"{state_dir(host)}/rollback.pid"
     rollback = (
-        f"echo $$ > {pidfile}; sleep {int(confirm_seconds)}; "
-        f"iptables-restore -w 5 < {q(saved)}; rm -f {pidfile}"
+        f"echo $$ > {q(pidfile)}; sleep {int(confirm_seconds)}; "
+        f"iptables-restore -w 5 < {q(saved)}; rm -f {q(pidfile)}"
     )
     # setsid: the job outlives this SSH session and the `timeout` wrapper around it.
     host.run(
-        f"rm -f {pidfile}; setsid -f sh -c {q(rollback)} </dev/null >/dev/null 2>&1; "
-        f"for i in 1 2 3 4 5 6 7 8 9 10; do test -s {pidfile} && exit 0; sleep 0.1; done; exit 1"
+        f"rm -f {q(pidfile)}; setsid -f sh -c {q(rollback)} </dev/null >/dev/null 2>&1; "
+        f"for i in 1 2 3 4 5 6 7 8 9 10; do test -s {q(pidfile)} && exit 0; sleep 0.1; done; "
+        "exit 1"
     )
     try:
         host.run(
@@ -278,8 +288,8 @@ def _cancel(host: Host, pidfile: str, check: bool = True) -> None:
     """Stop the armed rollback. The job leads its own process group (setsid): kill the group, so
     its `sleep` goes too. (dash's kill takes `-PGID`, not `-- -PGID`.)"""
     out = host.run(
-        f'p=$(cat {pidfile} 2>/dev/null); [ -n "$p" ] || exit 3; kill -TERM -"$p" || exit 4; '
-        f"rm -f {pidfile}",
+        f'p=$(cat {q(pidfile)} 2>/dev/null); [ -n "$p" ] || exit 3; kill -TERM -"$p" || exit 4; '
+        f"rm -f {q(pidfile)}",
         check=False,
     )
     if check and out.rc and not out.dry_run:
@@ -311,4 +321,4 @@ def assert_mode(host: Host, mode: str) -> None:
 
 
 def rollback_armed(host: Host) -> bool:
-    return host.probe(f"test -s {state_dir(host)}/rollback.pid", check=False).ok
+    return host.probe(f"test -s {q(state_dir(host) + '/rollback.pid')}", check=False).ok

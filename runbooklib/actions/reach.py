@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from runbooklib.actions import firewall
-from runbooklib.actions.common import ActionError, q
+from runbooklib.actions.common import ActionError, operand, q
 from runbooklib.actions.http import parse_health
 from runbooklib.inventory import Inventory
 from runbooklib.remote import Host, Result
@@ -99,7 +99,8 @@ def https_from(client: Host, node: Host, path: str = "/portal/health") -> Answer
 def port_state(client: Host, node: Host, port: int) -> str:
     """nmap's view of one TCP port from the client: open, closed, filtered."""
     out = client.probe(
-        f"nmap -Pn -n -p {int(port)} --max-retries 1 --host-timeout 20s -oG - {q(node.address)}",
+        f"nmap -Pn -n -p {int(port)} --max-retries 1 --host-timeout 20s -oG - "
+        f"{q(operand(node, node.address, 'address'))}",
         timeout=40,
     ).stdout
     for line in out.splitlines():
@@ -129,7 +130,7 @@ def jmx_probe(
         rest = login_file.removeprefix("~/")
         creds = f"--credentials {'$HOME/' if rest != login_file else ''}{q(rest)} "
     return client.probe(
-        f"{java} {creds}{q(node.address)} {int(node.vars['jmx_port'])}",
+        f"{java} {creds}{q(operand(node, node.address, 'address'))} {int(node.vars['jmx_port'])}",
         timeout=60,
         check=False,
     )

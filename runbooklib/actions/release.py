@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import javaproperties
 
-from runbooklib.actions.common import ActionError, Outcome, q
+from runbooklib.actions.common import ActionError, Outcome, closed_folder, path_part, q, run_in
 from runbooklib.remote import Host
 from runbooklib.transcript import transcript, verification
 
@@ -39,6 +39,11 @@ def deployed_files(host: Host) -> str:
     return host.probe(files_manifest(host.vars["tomcat_base"])).stdout
 
 
+def _tag_path(host: Host, tag: str) -> str:
+    """`<src_dir>/<tag>`: the tag names one folder there, never a path of its own."""
+    return f"{host.vars['src_dir']}/{path_part(host, tag, 'release tag')}"
+
+
 def snapshot_name(tag: str) -> str:
     """The seed's name for a kept release: sakai_2-4-x-prod-002 -> sakai-core-2-4-x-prod-002."""
     return "sakai-core-" + tag.removeprefix("sakai_")
@@ -57,7 +62,7 @@ def tag_exists(host: Host, tag: str) -> bool:
 
 def checkout(host: Host, tag: str) -> Outcome:
     """`svn co <svn_url>/<tag>` into `<src_dir>/<tag>`; a complete checkout of that URL is kept."""
-    url, dest = f"{host.vars['svn_url']}/{tag}", f"{host.vars['src_dir']}/{tag}"
+    url, dest = f"{host.vars['svn_url']}/{tag}", _tag_path(host, tag)
     have = host.probe(
         f"svn info --non-interactive --show-item url {q(dest)} 2>/dev/null || true"
     ).stdout.strip()
@@ -66,9 +71,13 @@ def checkout(host: Host, tag: str) -> Outcome:
         return Outcome(host, f"checkout {tag}", False, f"{dest} is a checkout of {url}")
     if have:
         raise ActionError(f"{host}: {dest} is a checkout of {have}, not {url}: move it away")
-    host.run(
-        f"mkdir -p {q(host.vars['src_dir'])} && rm -rf {q(dest)}.part && "
-        f"svn co --non-interactive --quiet {q(url)} {q(dest)}.part && mv {q(dest)}.part {q(dest)}",
+    src = host.vars["src_dir"]
+    run_in(
+        host,
+        [src],
+        f"mkdir -p -- {q(src)} && {closed_folder(src)}; rm -rf -- {q(dest + '.part')} && "
+        f"svn co --non-interactive --quiet -- {q(url)} {q(dest + '.part')} && "
+        f"mv -T -- {q(dest + '.part')} {q(dest)}",
         timeout=900,
     )
     rev = host.probe(f"svn info --show-item revision {q(dest)}", check=False).stdout.strip()
@@ -80,8 +89,8 @@ def _kept(host: Host, name: str) -> bool:
     """The snapshot `name` is in releases_dir and matches its checksums."""
     rel = host.vars["releases_dir"]
     return host.probe(
-        f"test -f {q(rel)}/{q(name)}.tar.gz && cd {q(rel)} && "
-        f"sha256sum --quiet -c {q(name)}.sha256",
+        f"test -f {q(rel)}/{q(name)}.tar.gz && cd -- {q(rel)} && "
+        f"sha256sum --quiet -c -- {q(name)}.sha256",
         check=False,
     ).ok
 
@@ -95,17 +104,20 @@ def snapshot(host: Host, before: str) -> Outcome:
         return Outcome(host, "snapshot", False, f"{before} is deployed already")
     if not current.get("release.tag"):
         raise ActionError(f"{host}: no {MARKER} in {host.vars['tomcat_base']}: nothing to keep")
-    name = snapshot_name(current["release.tag"])
+    name = path_part(host, snapshot_name(current["release.tag"]), "snapshot name")
     rel, base = host.vars["releases_dir"], host.vars["tomcat_base"]
     tar = f"{rel}/{name}.tar.gz"
     if _kept(host, name):
         return Outcome(host, f"snapshot {name}", False, f"{tar} kept earlier")
     # The manifest of the deployed files goes first: a snapshot exists once its tarball does.
-    host.run(
-        f"mkdir -p {q(rel)} && ({files_manifest(base)}) > {q(rel)}/{q(name)}.files && "
-        f"cd {q(base)} && tar -czf {q(tar)}.part {' '.join(DEPLOYED)} && "
-        f"mv {q(tar)}.part {q(tar)} && cd {q(rel)} && "
-        f"sha256sum {q(name)}.tar.gz {q(name)}.files > {q(name)}.sha256",
+    run_in(
+        host,
+        [rel],
+        f"mkdir -p -- {q(rel)} && {closed_folder(rel)}; "
+        f"({files_manifest(base)}) > {q(rel)}/{q(name)}.files && "
+        f"cd -- {q(base)} && tar -czf {q(tar + '.part')} {' '.join(DEPLOYED)} && "
+        f"mv -fT -- {q(tar + '.part')} {q(tar)} && cd -- {q(rel)} && "
+        f"sha256sum -- {q(name)}.tar.gz {q(name)}.files > {q(name)}.sha256",
         timeout=600,
     )
     digest = host.probe(f"cat {q(rel)}/{q(name)}.sha256", check=False).stdout.split()[:1]
@@ -124,7 +136,7 @@ def deploy(host: Host, tag: str) -> Outcome:
     current = deployed(host).get("release.tag")
     if current == tag:
         return Outcome(host, f"deploy {tag}", False, f"{tag} is deployed")
-    src = f"{host.vars['src_dir']}/{tag}"
+    src = _tag_path(host, tag)
     if not host.check_mode:
         if not host.probe(f"test -f {q(src)}/build.xml", check=False).ok:
             raise ActionError(f"{host}: no checkout of {tag} in {src}: run the checkout step first")
@@ -157,7 +169,8 @@ def install_snapshot(host: Host, name: str) -> Outcome:
     rel, base = host.vars["releases_dir"], host.vars["tomcat_base"]
     tag = "sakai_" + name.removeprefix("sakai-core-")
     tar = f"{rel}/{name}.tar.gz"
-    kept = host.probe(f"cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256", check=False).ok
+    path_part(host, name, "snapshot name")
+    kept = host.probe(f"cd -- {q(rel)} && sha256sum --quiet -c -- {q(name)}.sha256", check=False).ok
     if not kept:
         have = deployed(host).get("release.tag")
         if have == tag:
@@ -177,7 +190,7 @@ def install_snapshot(host: Host, name: str) -> Outcome:
     marker = host.probe(f"tar -xzOf {q(tar)} {MARKER}").stdout
     if javaproperties.loads(marker).get("release.tag") != tag:
         raise ActionError(f"{host}: {tar} does not hold {tag}: check {rel}")
-    host.run(f"cd {q(base)} && rm -rf {' '.join(DEPLOYED)} && tar -xzf {q(tar)}", timeout=600)
+    host.run(f"cd -- {q(base)} && rm -rf {' '.join(DEPLOYED)} && tar -xzf {q(tar)}", timeout=600)
     if not host.check_mode and deployed_files(host) != wanted:
         raise ActionError(f"{host}: after unpacking {tar} the deployed files still differ")
     transcript.artifact("install-snapshot", f"{host}:{base}", snapshot=tar, tag=tag)
@@ -193,7 +206,7 @@ def assert_deployed(host: Host, tag: str, version: str) -> None:
 
 @verification
 def assert_checkout(host: Host, tag: str) -> None:
-    dest = f"{host.vars['src_dir']}/{tag}"
+    dest = _tag_path(host, tag)
     url = host.probe(f"svn info --show-item url {q(dest)}").stdout.strip()
     assert url == f"{host.vars['svn_url']}/{tag}", f"{host}: {dest} is a checkout of {url}"
     assert host.testinfra.file(f"{dest}/build.xml").exists, f"{host}: {dest}/build.xml missing"
@@ -202,4 +215,4 @@ def assert_checkout(host: Host, tag: str) -> None:
 @verification
 def assert_snapshot(host: Host, name: str) -> None:
     rel = host.vars["releases_dir"]
-    host.probe(f"cd {q(rel)} && sha256sum --quiet -c {q(name)}.sha256")
+    host.probe(f"cd -- {q(rel)} && sha256sum --quiet -c -- {q(name)}.sha256")

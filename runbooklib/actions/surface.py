@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from runbooklib.actions import firewall
-from runbooklib.actions.common import in_parallel, q
+from runbooklib.actions.common import in_parallel, operand, q
 from runbooklib.actions.reach import clients
 from runbooklib.inventory import Inventory
 from runbooklib.remote import Host
@@ -56,9 +56,10 @@ def open_ports(client: Host, node: Host) -> set[int]:
 def scan_from(client: Host, nodes: list[Host]) -> dict[str, set[int]]:
     """The open TCP ports of each node as `client` finds them: one nmap -p- for all the nodes
     (nmap scans them side by side), bounded in time."""
+    targets = " ".join(q(operand(n, n.address, "address")) for n in nodes)
     out = client.probe(
         f"nmap -Pn -n -p- -T4 --max-retries 1 --max-rtt-timeout 200ms "
-        f"--host-timeout {SCAN_SECONDS}s -oG - {' '.join(q(n.address) for n in nodes)}",
+        f"--host-timeout {SCAN_SECONDS}s -oG - {targets}",
         timeout=SCAN_SECONDS + 30,
     ).stdout
     found = {}

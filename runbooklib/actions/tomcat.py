@@ -90,8 +90,10 @@ def start(host: Host, bound: int = 300) -> Outcome:
     changed = pid(host) is None
     if changed:
         host.run(
-            f"s=$(stat -c %s {q(log)} 2>/dev/null || echo 0); echo $s > {q(marker)} && "
-            f"cd {q(base)} && {_env(host)} {q(host.vars['tomcat_home'])}/bin/startup.sh "
+            # Written afresh (noclobber: O_EXCL), so never through a symlink left at its name.
+            f"s=$(stat -c %s {q(log)} 2>/dev/null || echo 0); rm -f -- {q(marker)} && "
+            f"(set -C; echo $s > {q(marker)}) && "
+            f"cd -- {q(base)} && {_env(host)} {q(host.vars['tomcat_home'])}/bin/startup.sh "
             "</dev/null >/dev/null 2>&1",
             timeout=60,
         )
