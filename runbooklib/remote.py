@@ -286,7 +286,7 @@ class Host:
         argv = [*self.ssh_argv(), "-o", "ConnectTimeout=10"]
         argv += ["-o", "ControlMaster=auto", "-o", "ControlPersist=60s"]
         argv += ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
-        return [*argv, "-T", self.address, SHELL]
+        return [*argv, "-T", "--", self.address, SHELL]  # an address is never an option
 
     def _shell(self) -> Shell:
         with self._lock:

@@ -156,6 +156,7 @@ def _command(host: Host, path: str, breaking: bool) -> list[str]:
         *settings,
         *("-o", "ConnectTimeout=10", *SERVER_ALIVE),
         "-T",
+        "--",  # the destination is never read as an option
         f"{host.user}@{host.address}",
         f"sh -c {shlex.quote(script)}",
     ]

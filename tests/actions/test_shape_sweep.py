@@ -534,6 +534,7 @@ VERBS = {
 NO_COMMAND = {
     "common.sha256": "a digest, computed here",
     "common.q": "the quoting itself",
+    "notify.pieces": "cuts a text into IRC messages, computed here",
     "common.closed_folder": "builds a check swept inside put_file, replace_file's callers",
     "common.private_folder": "builds a check swept inside firewall.apply, dump_verified",
     "common.replace_file": "builds a command swept inside config.sync_from_staging & co",
