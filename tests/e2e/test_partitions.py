@@ -31,6 +31,9 @@ HALT_WITHIN = 60  # issue 17: every step halts within 60 s of its host's loss
 GOING_WITHIN = 60  # issue 17: a new run or a resume gets going within 60 s of the host's return
 LINK_DOWN = 20  # the link stays down at least this long (the issue: ~20-40 s)
 RUN_BOUND = 900
+# Its Tomcat started during the cut and stays up with the cut's errors in its log: the resume
+# starts it again (walton's is stopped anyway: u14 installs again).
+STARTED_IN_THE_CUT = {"stubing"}
 
 # host: (the step that uses it, the command of it after which the host's link is cut)
 CUTS = {
@@ -81,10 +84,10 @@ def upgrade_cut_mid_step(lab, host: str, reports: Path) -> float:
 
 def run_when_free(
     args: list[str], reports: Path, back: float
-) -> tuple[subprocess.CompletedProcess, float]:
+) -> tuple[subprocess.CompletedProcess, float, list[dict]]:
     """Run pytest with `args` as an operator would after the return: again while the lock is
-    still held by the lost run. Returns the run and the seconds from the link's return to its
-    lock being taken (its journal's first line, written right after the lock)."""
+    still held by the lost run. Returns the run, the seconds from the link's return to its
+    lock being taken (its journal's first line, written right after the lock), its journal."""
     before = set(reports.glob("*.jsonl"))
     while True:
         proc = subprocess.run(
@@ -103,7 +106,8 @@ def run_when_free(
     print(proc.stdout[-3000:], proc.stderr[-1500:])
     new = sorted(set(reports.glob("*.jsonl")) - before, key=lambda p: p.stat().st_mtime)
     assert new, f"the run never got going: {(proc.stdout + proc.stderr)[-1500:]}"
-    return proc, at(events(new[0])[0]) - back
+    said = events(new[0])
+    return proc, at(said[0]) - back, said
 
 
 @pytest.fixture
@@ -118,10 +122,13 @@ def test_the_resume_finishes_after_a_link_lost_mid_step(host, fresh, tmp_path):
     upgrade = tmp_path / "upgrade"
     back = upgrade_cut_mid_step(fresh, host, upgrade)
 
-    resume, going = run_when_free([*UPGRADE, "--resume"], upgrade, back)
+    resume, going, said = run_when_free([*UPGRADE, "--resume"], upgrade, back)
     print(f"the resume took the lock {going:.1f}s after {host}'s link came back")
     assert resume.returncode == 0
     assert going <= GOING_WITHIN, f"the resume got going {going:.0f}s after {host} came back"
+    if host in STARTED_IN_THE_CUT:
+        notes = [e["text"] for e in said if e["event"] == "note"]
+        assert any(f"{host}: the running Tomcat's start logged" in n for n in notes), notes
     assert go([], tmp_path / "checks").startswith("GO")
     seen = {n.name: public_sees(fresh, n) for n in NODES}
     assert set(seen.values()) == {V["release_version"]}, seen
@@ -131,10 +138,30 @@ def test_the_resume_finishes_after_a_link_lost_mid_step(host, fresh, tmp_path):
 def test_the_fallback_gets_the_site_back_after_a_link_lost_mid_step(host, fresh, tmp_path):
     back = upgrade_cut_mid_step(fresh, host, tmp_path / "upgrade")
 
-    fallback, going = run_when_free(FALLBACK, tmp_path / "fallback", back)
+    fallback, going, _ = run_when_free(FALLBACK, tmp_path / "fallback", back)
     print(f"the fallback took the lock {going:.1f}s after {host}'s link came back")
     assert fallback.returncode == 0
     assert going <= GOING_WITHIN, f"the fallback got going {going:.0f}s after {host} came back"
     assert go(["--expect", "fallback"], tmp_path / "checks").startswith("GO")
     seen = {n.name: public_sees(fresh, n) for n in NODES}
     assert set(seen.values()) == {V["fallback_version"]}, seen
+
+
+def test_a_real_fault_fails_the_start_done_again_and_its_line_is_shown(fresh, tmp_path):
+    """The other side of the redo: a start whose errors are the release's own (the lab's
+    startup-error fault) is started again on resume and fails again, naming the line."""
+    fresh.cli("fault", "startup-error", "stubing")
+    up = run(UPGRADE, tmp_path / "up")
+    assert up.returncode != 0
+    failed = [line for line in up.stdout.splitlines() if line.startswith("u11 failed")]
+    # The console's line shows the offending line itself, not only a count.
+    assert failed and "since this start, first: ERROR" in failed[0], failed
+
+    again = run([*UPGRADE, "--resume"], tmp_path / "up")
+    assert again.returncode != 0
+    journal = sorted((tmp_path / "up").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)[-1]
+    said = events(journal)
+    notes = [e["text"] for e in said if e["event"] == "note" and e.get("step") == "u11"]
+    assert any("it is started again" in n for n in notes), notes
+    u11 = next(e for e in said if e["event"] == "step_end" and e["step"] == "u11")
+    assert u11["outcome"] == "failed" and "first: ERROR" in u11["reason"], u11
