@@ -96,11 +96,13 @@ class Inventory:
                     f"ansible_host {address}: give each host its own address"
                 )
             by_address[address] = name
+            ssh_config, known_hosts = _ssh_config(inv, name, merged)
             inv.hosts[name] = Host(
                 name,
                 address,
                 merged,
-                ssh_config=_ssh_config(inv, name, merged),
+                ssh_config=ssh_config,
+                known_hosts=known_hosts,
                 identity_file=_path(inv, name, merged, "ansible_ssh_private_key_file"),
                 user=merged.get("ansible_user", "root"),
             )
@@ -339,9 +341,10 @@ def _address(inv: Inventory, name: str, value: object) -> str:
 _UNSHARED_SSH = ("ansible_port", "ansible_ssh_port", "ansible_ssh_extra_args", "ansible_ssh_args")
 
 
-def _ssh_config(inv: Inventory, name: str, vars: dict) -> str | None:
-    """The ssh config file of `ansible_ssh_common_args: -F FILE`, the one ssh setting the runbook
-    shares with Ansible and testinfra: everything else (known hosts, ProxyJump) goes in it."""
+def _ssh_config(inv: Inventory, name: str, vars: dict) -> tuple[str | None, str | None]:
+    """(FILE, PATH) of `ansible_ssh_common_args: -F FILE -o UserKnownHostsFile=PATH`, the ssh
+    settings the runbook shares with Ansible and testinfra (either may be left out): everything
+    else (ProxyJump and the like) goes in the ssh config."""
     for key in _UNSHARED_SSH:
         if key in vars:
             raise InventoryError(
@@ -350,14 +353,29 @@ def _ssh_config(inv: Inventory, name: str, vars: dict) -> str | None:
             )
     common_args = vars.get("ansible_ssh_common_args")
     if not common_args:
-        return None
+        return None, None
     words = shlex.split(str(common_args))
-    if len(words) != 2 or words[0] != "-F":
+    config = known = None
+    understood = len(words) % 2 == 0
+    for flag, value in zip(words[::2], words[1::2], strict=False):
+        if flag == "-F" and config is None:
+            config = value
+        elif flag == "-o" and value.startswith("UserKnownHostsFile=") and known is None:
+            known = value.removeprefix("UserKnownHostsFile=")
+        else:
+            understood = False
+    if not understood or known == "":
         raise InventoryError(
             f"inventory {inv.where}: host {name} has ansible_ssh_common_args {common_args!r}: "
-            "give only `-F FILE` and put the other ssh settings in that file"
+            "give only `-F FILE` and `-o UserKnownHostsFile=PATH`, and put the other ssh "
+            "settings in that file"
         )
-    return _path(inv, name, {"-F": words[1]}, "-F")
+    # ssh reads `~` in UserKnownHostsFile itself, and so does Ansible's ssh.
+    known_hosts = os.path.expanduser(known) if known else None
+    return (
+        _path(inv, name, {"-F": config}, "-F"),
+        _path(inv, name, {"UserKnownHostsFile": known_hosts}, "UserKnownHostsFile"),
+    )
 
 
 def _path(inv: Inventory, name: str, vars: dict, key: str) -> str | None:

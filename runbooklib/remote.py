@@ -25,12 +25,15 @@ that found its idle connection dead is tried once more on a fresh one.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
 import selectors
 import shlex
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -186,6 +189,45 @@ class Shell:
                         return done
 
 
+_control_dir: str | None = None
+_control_lock = threading.Lock()
+
+
+def control_dir() -> str:
+    """A 0700 folder of the operator's own for ssh's master sockets (one per run): never a shared
+    path in /tmp, where another local user could put a socket of theirs first."""
+    global _control_dir
+    with _control_lock:
+        if _control_dir is None or not os.path.isdir(_control_dir):
+            base = os.environ.get("XDG_RUNTIME_DIR")
+            if not (base and os.path.isdir(base) and os.stat(base).st_uid == os.getuid()):
+                base = None
+            # mkdtemp makes it 0700 and ours; short: a socket path has ~100 bytes at most.
+            _control_dir = tempfile.mkdtemp(prefix="rb-ssh-", dir=base)
+            atexit.register(shutil.rmtree, _control_dir, ignore_errors=True)
+        return _control_dir
+
+
+def unpinned(hosts) -> str | None:
+    """Why the host keys of `hosts` are not pinned (None: they are): each must name a known hosts
+    file that exists. StrictHostKeyChecking needs no look: the runbook's own `-o ...=yes` comes
+    first on every ssh command line, and ssh keeps the first value it is given."""
+    for host in hosts:
+        if host.vars.get("ansible_connection") == "local":
+            continue
+        if not host.known_hosts:
+            return (
+                f"host {host.name} names no known hosts file: add `-o UserKnownHostsFile=PATH` "
+                "(the host keys you checked) to its ansible_ssh_common_args"
+            )
+        if not os.path.isfile(host.known_hosts):
+            return (
+                f"host {host.name}'s known hosts file {host.known_hosts} does not exist: write "
+                "the hosts' keys there once you checked their fingerprints"
+            )
+    return None
+
+
 @dataclass
 class Host:
     name: str
@@ -193,6 +235,8 @@ class Host:
     vars: dict[str, Any] = field(default_factory=dict)
     ssh_config: str | None = None
     identity_file: str | None = None  # ansible_ssh_private_key_file
+    # ansible_ssh_common_args' `-o UserKnownHostsFile=PATH`; None: the ssh config's own.
+    known_hosts: str | None = None
     user: str = "root"
     # Ansible's check mode: commands that change the host are recorded, not run.
     check_mode: bool = False
@@ -206,13 +250,32 @@ class Host:
 
     @cached_property
     def testinfra(self):
-        """testinfra's host object, for assertions: `host.testinfra.iptables.rules(...)`."""
+        """testinfra's host object, for assertions: `host.testinfra.iptables.rules(...)`.
+
+        Its ssh gets the same pinned host keys and private ControlPath as the run's shells."""
         return testinfra.get_host(
             f"ssh://{self.user}@{self.address}",
             ssh_config=self.ssh_config,
             ssh_identity_file=self.identity_file,
+            ssh_extra_args=shlex.join(self.pinning_options()),
             timeout=10,
         )
+
+    def pinning_options(self) -> list[str]:
+        """Host keys checked against the known hosts (the inventory's, else its ssh config's),
+        never accepted unseen (issue 17: `accept-new` hands root commands to whoever answers),
+        and the connection's master socket in the operator's own private folder."""
+        options = ["-o", "StrictHostKeyChecking=yes", "-o", f"ControlPath={control_dir()}/%C"]
+        if self.known_hosts:
+            options += ["-o", f"UserKnownHostsFile={self.known_hosts}"]
+        return options
+
+    def ssh_argv(self) -> list[str]:
+        """ssh with the inventory's settings, the pinned host keys and no question ever asked."""
+        argv = ["ssh", *(["-F", self.ssh_config] if self.ssh_config else [])]
+        argv += ["-i", self.identity_file] if self.identity_file else []
+        argv += ["-o", f"User={self.user}", "-o", "BatchMode=yes", *self.pinning_options()]
+        return argv
 
     def shell_argv(self) -> list[str]:
         """How to start this host's shell: ssh with the inventory's ssh_config (its ControlMaster
@@ -220,9 +283,7 @@ class Host:
         `ansible_connection: local`."""
         if self.vars.get("ansible_connection") == "local":
             return ["bash", "-c", SHELL]
-        argv = ["ssh", *(["-F", self.ssh_config] if self.ssh_config else [])]
-        argv += ["-i", self.identity_file] if self.identity_file else []
-        argv += ["-o", f"User={self.user}", "-o", "ConnectTimeout=10", "-o", "BatchMode=yes"]
+        argv = [*self.ssh_argv(), "-o", "ConnectTimeout=10"]
         argv += ["-o", "ControlMaster=auto", "-o", "ControlPersist=60s"]
         argv += ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
         return [*argv, "-T", self.address, SHELL]

@@ -13,6 +13,7 @@ the run before any host is reached: redaction must never be off without anyone k
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from runbooklib.actions.common import ActionError
@@ -34,6 +35,7 @@ def db_password(inventory: Inventory) -> str | None:
         path = Path(os.path.expanduser(str(named)))
         source = str(path)
         try:
+            private(path, "db_password_file")
             value = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
@@ -55,6 +57,17 @@ def db_password(inventory: Inventory) -> str | None:
     return value
 
 
+def private(path: Path, what: str) -> None:
+    """Refuse a secret file that others may read or change (issue 17), naming the fix; OSError
+    when it cannot be looked at."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ActionError(
+            f"{what} {path} is open to others (mode {mode:04o}): make it yours alone with "
+            f"`chmod 600 {path}`"
+        )
+
+
 def register_db_password(inventory: Inventory) -> bool:
     """True when a password was found and registered; ActionError (one line) when a configured
     password is missing, empty or too short."""
@@ -69,6 +82,7 @@ def register_jmx_password(inventory: Inventory) -> bool:
     path = os.path.expanduser(inventory.vars.get("jmx_password_file") or "")
     if not path or not os.path.isfile(path):
         return False
+    private(Path(path), "jmx_password_file")
     first = (Path(path).read_text().splitlines() or [""])[0].split(None, 1)
     value = first[1].strip() if len(first) == 2 else ""
     transcript.add_secret(value)

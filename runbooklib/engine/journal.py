@@ -40,6 +40,7 @@ from pathlib import Path
 
 import pytest
 
+from runbooklib.engine import private
 from runbooklib.engine.run import Run, base_path, register, verdict
 from runbooklib.transcript import transcript
 
@@ -55,7 +56,7 @@ def chain(previous: str, body: str) -> str:
 class Journal:
     def __init__(self, run: Run, path: Path):
         self.run, self.path = run, path
-        self.file = path.open("a", encoding="utf-8")
+        self.file = private.create(path, "a")
         self.head = ""
         # Checks run their hosts in threads, each emitting commands: one whole line at a time, and
         # the chain in the order the lines are written.
@@ -138,6 +139,7 @@ def git_revision(root: Path) -> str:
 
 def open_journal(config: pytest.Config, run: Run) -> None:
     run.base = base_path(run)
+    private.seal(run.base.parent)  # 0700, and the records of older runs 0600 (issue 17)
     journal = Journal(run, run.base.with_name(run.base.name + ".jsonl"))
     register(config, "journal", journal)
     run.revision = git_revision(config.rootpath)

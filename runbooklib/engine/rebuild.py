@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from runbooklib.engine import report
+from runbooklib.engine import private, report
 from runbooklib.engine.journal import read
 from runbooklib.engine.report_index import write_index
 
@@ -26,7 +26,7 @@ def rebuild(journal: Path) -> Path:
     events = read(journal)
     found = report.last_rehearsal(journal, events)
     rehearsal = (found.name, read(found)) if found else None
-    out.write_text(report.page(events, journal.name, rehearsal), encoding="utf-8")
+    private.write_text(out, report.page(events, journal.name, rehearsal))
     write_index(journal.parent)
     return out
 

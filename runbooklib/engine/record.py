@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from pytest_metadata.plugin import metadata_key
 
+from runbooklib.engine import private
 from runbooklib.engine import report as static
 from runbooklib.engine.journal import read
 from runbooklib.engine.report_index import write_index
@@ -93,6 +94,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
         shutil.rmtree(path.parent, ignore_errors=True)
     if run is not None and run.base is not None:
         write_index(run.base.parent)
+        private.seal(run.base.parent)  # pytest-html and junitxml wrote under the umask
     return result
 
 

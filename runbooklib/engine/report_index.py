@@ -11,6 +11,7 @@ import datetime as dt
 from html import escape
 from pathlib import Path
 
+from runbooklib.engine import private
 from runbooklib.engine.journal import read
 from runbooklib.engine.report import parse, seconds, verdict_of
 
@@ -71,6 +72,6 @@ def index_html(folder: Path) -> str:
 def write_index(folder: Path) -> Path:
     path = folder / "index.html"
     tmp = folder / ".index.html.tmp"
-    tmp.write_text(index_html(folder), encoding="utf-8")
+    private.write_text(tmp, index_html(folder))
     tmp.replace(path)
     return path

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from runbooklib import remote
 from runbooklib.engine import (
     announce,
     clock,
@@ -121,6 +122,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.getoption("plan"):
         window.begin(config, run)
         return  # the plan touches nothing: no confirmation, lock, journal or report
+    pinned = inv.vars.get("production") and remote.unpinned(inv.hosts.values())
+    if pinned:  # issue 17: ssh must never hand root commands to whoever answers
+        raise pytest.UsageError(
+            f"inventory {inv.name} is production; its host keys are not pinned: {pinned}"
+        )
     holder = lock.lock_host(config, inv)
     earlier_start = resume.load(config, run)
     window.begin(config, run, earlier_start)

@@ -86,6 +86,7 @@ CASES = {
     "file too short": (SHORT, None, "too short to redact safely; change it to a longer one"),
     "env empty": ("long-enough-pa55", "", f"${ENV_NAME} is set but empty: unset it or export"),
     "env too short": ("long-enough-pa55", SHORT, "too short to redact safely; change it"),
+    "file open to others": ("long-enough-pa55", None, "is open to others (mode 0644): make it "),
 }
 
 
@@ -95,6 +96,7 @@ def test_an_unusable_password_refuses_the_run_in_one_line(sandbox, folder, case)
     in_file, in_env, fix = CASES[case]
     if in_file is not None:
         sandbox["password_file"].write_text(in_file)
+        sandbox["password_file"].chmod(0o644 if case == "file open to others" else 0o600)
     proc = run(sandbox, folder, env=None if in_env is None else {ENV_NAME: in_env})
     assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

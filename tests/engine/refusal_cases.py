@@ -372,6 +372,25 @@ CASES = [
         ("LAB_SUBNET", "198.51.100.0/33"),
         env={"LAB_SUBNET": "198.51.100.0/33"},
     ),
+    # Issue 17 (engineer "lock"): a production inventory must pin its hosts' keys.
+    Case(
+        "production-unpinned",
+        "a production inventory that names no known hosts file",
+        ("production", "not pinned", "stubing", "-o UserKnownHostsFile=PATH"),
+        edit=_set(production=True),
+        args=("--confirm-target", "lab"),
+    ),
+    Case(
+        "production-known-hosts-missing",
+        "a production inventory whose known hosts file does not exist",
+        ("production", "not pinned", "/nonexistent/known_hosts", "does not exist"),
+        edit=_set(
+            production=True,
+            ansible_ssh_common_args="-F /var/lib/smartsite-lab/ssh/config "
+            "-o UserKnownHostsFile=/nonexistent/known_hosts",
+        ),
+        args=("--confirm-target", "lab"),
+    ),
 ]
 
 

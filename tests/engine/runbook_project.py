@@ -93,6 +93,14 @@ def events(journal: list[dict], event: str, **match) -> list[dict]:
     ]
 
 
+def production(project: Project, name: str = "prod.yml") -> Path:
+    """The project's inventory as production, its host keys pinned as production must (issue 17)."""
+    known = project.path / "known_hosts"
+    known.write_text("")
+    pinned = f"    production: true\n    ansible_ssh_common_args: -o UserKnownHostsFile={known}\n"
+    return project.inventory(INVENTORY.replace("  vars:\n", "  vars:\n" + pinned), name)
+
+
 # Another run's note in the cluster's lock file (tests/engine/conftest.py's `held`).
 NOTE = {
     "operator": "thomas",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from runbook_project import INVENTORY, NOTE, lock_file
+from runbook_project import INVENTORY, NOTE, lock_file, production
 from test_terminal import _converse
 
 STEP = """
@@ -20,7 +20,6 @@ def test_u01(inventory):
     '''One: leaves a mark when it runs.'''
     Path("u01-ran").write_text("")
 """
-PRODUCTION = INVENTORY.replace("  vars:\n", "  vars:\n    production: true\n")
 NO_LOCK_HOST = INVENTORY[: INVENTORY.index("    db:")]
 
 # name -> (arguments, the ERROR line, pattern)
@@ -60,7 +59,7 @@ def _snapshot(folder) -> dict:
 def earlier(project):
     """A reports folder with an earlier run's record, and the inputs the refusals need."""
     project.procedure("upgrade", STEP)
-    project.inventory(PRODUCTION, "prod.yml")
+    production(project)
     project.inventory(NO_LOCK_HOST, "nolock.yml")
     (project.path / "afile").write_text("")
     reports = project.path / "reports"

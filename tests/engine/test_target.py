@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from runbook_project import INVENTORY, events
+from runbook_project import events, production
 
 ONE = """
 @step("u01", at="08:00", owner="Jon")
@@ -11,7 +11,6 @@ def test_u01(inventory):
     '''One.'''
     assert inventory.name == "prod"
 """
-PRODUCTION = INVENTORY.replace("  vars:\n", "  vars:\n    production: true\n")
 
 
 def test_missing_inventory_is_one_line(project):
@@ -27,7 +26,7 @@ def test_missing_inventory_is_one_line(project):
 
 
 def test_production_refused_without_confirmation(project):
-    project.inventory(PRODUCTION, "prod.yml")
+    production(project)
     project.procedure("upgrade", ONE)
 
     result = project.run("--inventory", "prod.yml")
@@ -40,7 +39,7 @@ def test_production_refused_without_confirmation(project):
 
 
 def test_production_refused_with_the_wrong_name(project):
-    project.inventory(PRODUCTION, "prod.yml")
+    production(project)
     project.procedure("upgrade", ONE)
 
     result = project.run("--inventory", "prod.yml", "--confirm-target", "lab")
@@ -50,7 +49,7 @@ def test_production_refused_with_the_wrong_name(project):
 
 
 def test_production_runs_when_confirmed_and_says_so(project):
-    project.inventory(PRODUCTION, "prod.yml")
+    production(project)
     project.procedure("upgrade", ONE)
 
     result = project.run("--inventory", "prod.yml", "--confirm-target", "prod")
@@ -60,7 +59,7 @@ def test_production_runs_when_confirmed_and_says_so(project):
 
 
 def test_production_plan_needs_no_confirmation(project):
-    project.inventory(PRODUCTION, "prod.yml")
+    production(project)
     project.procedure("upgrade", ONE)
 
     result = project.run("--inventory", "prod.yml", "--plan")

@@ -8,7 +8,7 @@ import select
 import subprocess
 import sys
 
-from runbook_project import INVENTORY, events
+from runbook_project import events, production
 
 MANUAL = """
 @step("u01", at="10:00", owner="Kirk, Sandra, Lisa", kind="manual")
@@ -76,7 +76,7 @@ def test_an_empty_answer_refuses_the_step(project):
 
 
 def test_production_confirmed_by_typing_its_name(project):
-    project.inventory(INVENTORY.replace("  vars:\n", "  vars:\n    production: true\n"), "prod.yml")
+    production(project)
     project.procedure("upgrade", MANUAL)
 
     status, screen = _converse(
