@@ -87,6 +87,17 @@ def _free_disk(host: LabHost) -> None:
     netns.sh(host, f"rm -f {FILL}")
 
 
+def _link_down(host: LabHost) -> None:
+    # The root-side end of the host's own veth on the lab bridge: the host drops off the lab's
+    # network (no route to it, none from it), its processes and sessions stay. Nothing of the
+    # machine's own interfaces, routes or firewall is touched.
+    netns.ip("link", "set", host.veth, "down")
+
+
+def _link_up(host: LabHost) -> None:
+    netns.ip("link", "set", host.veth, "up")
+
+
 # name: Fault(what it does, default host, role it needs, apply, clear)
 FAULTS: dict[str, Fault] = {
     "sshd-down": Fault(
@@ -105,6 +116,10 @@ FAULTS: dict[str, Fault] = {
     ),
     "backup-disk-full": Fault(
         "/var/backups/sakai on caje is full", "caje", "db", _fill_disk, _free_disk
+    ),
+    "partition": Fault(
+        "the host's link to the lab network is down (its processes keep running)", "walton", None,
+        _link_down, _link_up,
     ),
 }  # fmt: skip
 

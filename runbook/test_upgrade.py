@@ -163,7 +163,7 @@ def test_u11_start_head_check_catalina_out(hosts, known):
     """
     head = hosts[0]
     with substep("Start-up head node (stubing) and check catalina.out for any errors", hosts):
-        tomcat.start(head)
+        tomcat.start(head, known, start="first")
         tomcat.check_start_log(head, known, start="first")
         tomcat.assert_running(head)
         tomcat.assert_jmx_configured(head)
@@ -187,7 +187,7 @@ def test_u12_restart_head_clean(hosts, known):
     with substep("Edit sakai.properties on stubing", hosts):
         config.set_properties(head, {"auto.ddl": "false"})
     with substep("Start-up head node (stubing) again", hosts):
-        tomcat.start(head)
+        tomcat.start(head, known, start="any")
         config.assert_node_equals(head)
     with substep("Make sure that there are no errors in catalina.out", hosts):
         tomcat.check_start_log(head, known, start="any")

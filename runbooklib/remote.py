@@ -321,7 +321,8 @@ class Host:
             if retry and reused and lost.silent:
                 return self._execute(command, timeout, stdin, retry=False)
             raise HostUnreachable(
-                f"{self.name} ({self.address}): the connection ended during the command: "
+                f"{self.name} ({self.address}): the connection ended during "
+                f"`{shorten(transcript.redact(command))}`: "
                 f"{transcript.redact(str(lost)) or 'no message'}"
             ) from None
         self._give_back(shell)
@@ -376,6 +377,12 @@ class Host:
     ) -> Result:
         """A read-only command: runs even in a dry run."""
         return self.run(command, timeout=timeout, changes=False, check=check)
+
+
+def shorten(command: str, width: int = 160) -> str:
+    """A command as a one-line message names it: its first `width` characters."""
+    line = " ".join(command.split())
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 def describe(data: bytes) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import requests
 
 from runbooklib.actions.common import ActionError
-from runbooklib.remote import Host
+from runbooklib.remote import Host, HostUnreachable
 from runbooklib.transcript import transcript, verification
 
 TIMEOUT = 10
@@ -87,6 +87,14 @@ def wait_healthy(host: Host, version: str, bound: float = 120) -> Health:
             last = f"version {got.version!r}, db {got.db!r}, login page {login}"
         except requests.RequestException as exc:
             last = f"{exc.__class__.__name__}: {exc}"
+            # No answer at all: a node that is gone (its link lost) halts the step now, naming
+            # it, instead of after the whole bound.
+            try:
+                host.probe("true", timeout=10)
+            except HostUnreachable as lost:
+                raise ActionError(
+                    f"{host}: lost while waiting to report {version}: {lost}"
+                ) from None
         if time.monotonic() > deadline:
             raise ActionError(f"{host}: not healthy on {version} within {bound:g}s: {last}")
         time.sleep(2)

@@ -21,7 +21,7 @@ def install(node: Host, tag: str) -> None:
 
 
 def start_and_test(node: Host, known: list[known_issues.KnownIssue], version: str) -> None:
-    tomcat.start(node)
+    tomcat.start(node, known, start="any")
     tomcat.check_start_log(node, known, start="any")
     http.wait_healthy(node, version)
     http.assert_healthy(node, version)

@@ -1,8 +1,13 @@
 """Tomcat on an app node: stop, start, and read what this start wrote to catalina.out.
 
     >>> stop(node)                                   # SIGTERM, then SIGKILL after a bound
-    >>> start(node)                                  # startup.sh, wait for its startup line
+    >>> start(node, known, start="first")            # startup.sh, wait for its startup line
     >>> check_start_log(node, known, start="first")  # scan what this start wrote
+
+A Tomcat that `start` finds running is kept only if what its start wrote is clean: a start that a
+lost link spoiled (Tomcat up, its log holding "cannot reach the database: No route to host") is
+done again, once (stop, start), so that a resumed step checks a start made with the host back.
+A real fault logs its errors again at that start, and the check fails on them.
 
 Before starting, the size of catalina.out is kept in `<tomcat_base>/logs/.runbook-start-offset`;
 the scan runs on the node (`tail -c +N | grep`), so only matching lines travel, and it covers only
@@ -79,15 +84,31 @@ def stop(host: Host, grace: int = 60) -> Outcome:
     return Outcome(host, "tomcat stop", True, f"pid {running} stopped ({out or 'dry run'})")
 
 
-def start(host: Host, bound: int = 300) -> Outcome:
+def start(
+    host: Host,
+    known: list[known_issues.KnownIssue] | None = None,
+    start: str = "any",
+    bound: int = 300,
+) -> Outcome:
     """Start Tomcat and wait for its startup line (`check_start_log` then reads what it wrote).
 
-    Already running: not started again; the part written since its recorded start is what
-    `check_start_log` reads.
+    Already running: not started again if what it wrote since its recorded start is clean (with
+    `known` allowed at this `start`, as `check_start_log` judges it); otherwise it is stopped and
+    started again, once, and only the new start's part of the log counts. Without `known`, a
+    running Tomcat is kept as it is.
     """
     base, log = host.vars["tomcat_base"], host.vars["catalina_out"]
     marker = f"{base}/{OFFSET_FILE}"
-    changed = pid(host) is None
+    changed, redone = pid(host) is None, False
+    if not changed and known is not None and not host.check_mode:
+        spoiled, _ = scan(host, known, start)
+        if spoiled:
+            transcript.note(
+                f"{host}: the running Tomcat's start logged {len(spoiled)} error line(s), first: "
+                f"{spoiled[0]}; it is started again and only that start's log counts"
+            )
+            stop(host)
+            changed = redone = True
     if changed:
         host.run(
             # Written afresh (noclobber: O_EXCL), so never through a symlink left at its name.
@@ -100,7 +121,8 @@ def start(host: Host, bound: int = 300) -> Outcome:
     if host.check_mode:
         return Outcome(host, "tomcat start", changed, "dry run")
     _wait_startup(host, marker, log, bound)
-    return Outcome(host, "tomcat start", changed, "started" if changed else "running")
+    said = "started again" if redone else "started" if changed else "running"
+    return Outcome(host, "tomcat start", changed, said)
 
 
 def check_start_log(host: Host, known: list[known_issues.KnownIssue], start: str) -> Outcome:
@@ -119,9 +141,12 @@ def check_start_log(host: Host, known: list[known_issues.KnownIssue], start: str
         errors=errors[:SHOW_LINES],
     )
     if errors:
-        shown = "\n".join(errors[:SHOW_LINES])
+        # The first line names the first offending line: it is the line the console, the
+        # record's reason and the channel show.
+        more = "".join(f"\n{line}" for line in errors[1:SHOW_LINES])
         raise ActionError(
-            f"{host}: {len(errors)} error line(s) in catalina.out since this start:\n{shown}"
+            f"{host}: {len(errors)} error line(s) in catalina.out since this start, first: "
+            f"{errors[0]}{more}"
         )
     detail = f"clean; {len(allowed)} known-issue line(s) allowed" if allowed else "clean"
     return Outcome(host, "catalina.out since this start", False, detail)

@@ -104,6 +104,9 @@ def why(report: pytest.TestReport) -> str:
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None:
         lines = [line for line in crash.message.splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].endswith(":"):
+            # "...catalina.out since this start ends:" says nothing without what it announces.
+            return f"{lines[0]} {lines[1].strip()}"
         return lines[0] if lines else "failed"
     # A plain text (redacted) report: pytest's "E   " lines say what failed.
     lines = str(longrepr or "").strip().splitlines()

@@ -2,10 +2,12 @@
 
     RUNBOOK_STOP=u05:kill:1   pytest runbook/ -k upgrade -p tests.e2e.stopper ...
 
-`STEP:HOW:WHEN`: HOW is `kill` (SIGKILL of the run itself, nothing written after) or `fail` (the
-step fails there); WHEN is the number of changing commands the step has finished first (0: before
-its first), or `match=REGEX`: right after the first changing command that matches. A step that
-runs fewer changing commands is stopped at its end, before it is recorded as passed.
+`STEP:HOW:WHEN`: HOW is `kill` (SIGKILL of the run itself, nothing written after), `fail` (the
+step fails there) or `partition=HOST` (`python -m lab fault partition HOST` cuts the host's link
+there, the journal notes when, and the step carries on: what it does next decides its fate);
+WHEN is the number of changing commands the step has finished first (0: before its first), or
+`match=REGEX`: right after the first changing command that matches. A step that runs fewer
+changing commands is stopped at its end, before it is recorded as passed.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 
 import pytest
 
 from runbooklib.engine.steps import step_of
 from runbooklib.transcript import transcript
+
+# The journal's note of the cut (its time is the cut's): "test partition of HOST in STEP ...".
+PARTITION_NOTE = "test partition of"
 
 
 class Stopped(Exception):
@@ -33,6 +40,13 @@ class Stopper:
 
     def stop(self, where: str) -> None:
         self.armed = False
+        if self.how.startswith("partition=") and where != "at its end":
+            host = self.how.removeprefix("partition=")
+            subprocess.run(
+                [sys.executable, "-m", "lab", "fault", "partition", host], check=True, timeout=30
+            )
+            transcript.note(f"{PARTITION_NOTE} {host} in {self.step} {where}")
+            return
         if self.how == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         raise Stopped(f"stopped on purpose in {self.step} {where}")

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from runbooklib.inventory import Inventory
+
 BASE = "CATALINA_BASE=/ucd/opt/sakai/tomcat"
 BIN = "/usr/share/tomcat10/bin"
 
@@ -60,6 +62,29 @@ def test_sshd_down_cuts_ssh_to_that_host_only_until_cleared(lab):
     assert lab.ssh("walton", "true").returncode == 255
     assert lab.ssh("stubing", "true").returncode == 0  # only that host
     lab.cli("fault", "clear")
+    assert lab.ssh("walton", "hostname").stdout.strip() == "walton"
+
+
+def reaches(lab, source: str, target: str, port: int = 22) -> bool:
+    """A TCP connection from inside `source` to `target`'s port, within 3 s."""
+    address = Inventory.load(lab.inventory).host(target).address
+    probe = f"timeout 3 bash -c '</dev/tcp/{address}/{port}'"
+    return lab.exec(source, probe, check=False).returncode == 0
+
+
+def test_partition_cuts_the_host_off_the_lab_network_until_cleared(lab):
+    assert lab.ssh("walton", "true").returncode == 0 and reaches(lab, "walton", "caje", 3306)
+    tomcat = lab.exec("walton", "cat /ucd/opt/sakai/tomcat/temp/tomcat.pid").stdout.strip()
+    lab.cli("fault", "partition", "walton")
+    assert not reaches(lab, "stubing", "walton")  # no way in
+    assert not reaches(lab, "walton", "caje", 3306)  # no way out
+    assert lab.ssh("walton", "true", timeout=40).returncode == 255
+    assert lab.ssh("stubing", "true").returncode == 0  # only that host
+    # The host itself lives on: its Tomcat is the same process.
+    assert lab.exec("walton", f"kill -0 {tomcat}", check=False).returncode == 0
+    assert "partition on walton" in lab.cli("fault", "list").stdout
+    lab.cli("fault", "clear")
+    assert reaches(lab, "walton", "caje", 3306)
     assert lab.ssh("walton", "hostname").stdout.strip() == "walton"
 
 
