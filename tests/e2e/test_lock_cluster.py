@@ -186,7 +186,7 @@ def test_a_local_user_can_neither_take_nor_remove_nor_read_the_lock(lab, holder_
             f"rm -f {LOCK}",
             f"cat {LOCK}",
             f"touch {FOLDER}/other",
-            f"mv {FOLDER} /run/lock/taken",
+            f"mv {FOLDER} /run/taken",
         ):
             refused = _as_nobody(lab, script)
             assert refused.returncode != 0, f"nobody could `{script}`"
@@ -201,8 +201,9 @@ def test_a_local_user_can_neither_take_nor_remove_nor_read_the_lock(lab, holder_
 
 
 def test_the_old_lock_path_held_by_a_local_user_blocks_no_one(lab, holder_project, tmp_path):
-    # nobody's file, as Debian's /run/lock (1777) lets anyone make it (the lab's is 0755 there).
-    lab.exec("caje", f"rm -f {OLD_LOCK}; touch {OLD_LOCK}; chown nobody {OLD_LOCK}")
+    # Debian's /run/lock (1777: anyone may make the old lock file there); a fresh lab host has none.
+    lab.exec("caje", f"mkdir -p -m 1777 /run/lock && chmod 1777 /run/lock; rm -f {OLD_LOCK}")
+    assert _as_nobody(lab, f"touch {OLD_LOCK}").returncode == 0  # nobody's own file
     # nobody's own flock on the old path, in a process that is the shell's last exec: $! is it.
     squatter = lab.exec(
         "caje",

@@ -9,8 +9,9 @@ root's own folders (sakai home, Tomcat's bin) that the runbook once used for its
 must not follow a link it did not make). The upgrade passes; nothing of theirs is used, run or
 written to.
 
-Not here (engineer "lock"): the old lock path /run/lock/smartsite-runbook.lock held by a
-neighbour, and the modes of the records.
+On caje `nobody` also holds the old lock path (/run/lock/smartsite-runbook.lock: on Debian
+/run/lock is 1777, so anyone could) for the whole run: the lock is root's private folder now,
+so it blocks no one. The run's records come out private (0600 in a 0700 folder).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ V = INV.vars
 UPGRADE = ["runbook/", "-k", "upgrade", "--operator", "e2e", "--approve", "all"]
 AS_NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups"
 OLD_SQL = "/tmp/smartsite-runbook-sql"
+OLD_LOCK = "/run/lock/smartsite-runbook.lock"
+HOLDER_PID = "/root/old-lock-holder.pid"
 # A file root must never write to: a copy of /etc/passwd that the links point at.
 VICTIM = "/root/passwd-copy"
 HOME, BIN = V["sakai_home"].rstrip("/"), f"{V['tomcat_base']}/bin"
@@ -90,7 +93,18 @@ def neighbours(lab):
         )
         ssh(lab, host, f"{AS_NOBODY} sh -c {shlex.quote(NEIGHBOUR)}")
     ssh(lab, "stubing", " && ".join(f"ln -sfn {VICTIM} {link}" for link in ROOT_LINKS))
+    # Debian's /run/lock is 1777 (a fresh lab host has none): nobody makes the old lock file.
+    ssh(
+        lab,
+        "caje",
+        f"mkdir -p -m 1777 /run/lock && chmod 1777 /run/lock && rm -f {OLD_LOCK} && "
+        f"{AS_NOBODY} touch {OLD_LOCK} && "
+        f"{{ {AS_NOBODY} flock -n {OLD_LOCK} sleep 1200 </dev/null >/dev/null 2>&1 & "
+        f"echo $! > {HOLDER_PID}; }}",
+    )
+    ssh(lab, "caje", f"sleep 0.5; ! flock -n {OLD_LOCK} true")  # nobody holds it
     yield
+    ssh(lab, "caje", f"kill $(cat {HOLDER_PID}); rm -f {HOLDER_PID} {OLD_LOCK}", check=False)
     for host in ("caje", "stubing"):
         ssh(lab, host, f"rm -rf {OLD_SQL} {VICTIM} /tmp/pwn-sql {' '.join(ROOT_LINKS)}")
     ssh(lab, "caje", "mariadb -e 'DROP TABLE IF EXISTS sakai.pwned_by_nobody'")
@@ -106,8 +120,17 @@ def test_nothing_of_a_neighbour_is_used_run_or_written_to(lab, neighbours, tmp_p
     assert "nobody" in before["caje"] and "777" in before["caje"], before["caje"]
     assert before["stubing"].count(f"-> '{VICTIM}'") == 8, before["stubing"]
 
-    run = upgrade(tmp_path / "r")
+    reports = tmp_path / "r"
+    run = upgrade(reports)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    assert ssh(lab, "caje", f"! flock -n {OLD_LOCK} true").returncode == 0  # held throughout
+
+    assert reports.stat().st_mode & 0o777 == 0o700
+    records = [p for p in reports.iterdir() if p.is_file()]
+    assert any(p.suffix == ".html" for p in records) and any(p.suffix == ".jsonl" for p in records)
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in records} == {
+        p.name: oct(0o600) for p in records
+    }
 
     after = {
         "caje": snapshot(lab, "caje", theirs),

@@ -38,7 +38,8 @@ STARTED_IN_THE_CUT = {"stubing"}
 # host: (the step that uses it, the command of it after which the host's link is cut)
 CUTS = {
     # SAK-869.sql has run, its record in RUNBOOK_SCRIPT_LOG not yet.
-    "caje": ("u05", "mariadb --batch sakai < .*SAK-869"),
+    # (The first script's statements go to the client's stdin: SAK-869 runs first.)
+    "caje": ("u05", "^mariadb( --sandbox)? --batch -- sakai$"),
     # Tomcat is starting: the node comes up with no database.
     "stubing": ("u11", "startup.sh"),
     "walton": ("u14", "startup.sh"),
