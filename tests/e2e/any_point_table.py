@@ -1,4 +1,4 @@
-"""The README's recovery table, made from what the any-point tests saw (reports/any-point.json).
+"""docs/recovery.md's table, from what the any-point tests saw (reports/any-point.json).
 
 python -m tests.e2e.any_point_table > docs/recovery.md
 """
