@@ -14,6 +14,7 @@ The runbook drives the lab through its command line; the lab knows nothing of th
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -91,5 +92,17 @@ def rehearse(args: list[str]) -> int:
     return 0 if ok else 1
 
 
+def main(argv: list[str]) -> int:
+    # Only -h/--help is ours: it must answer before the lab is touched; the rest goes to pytest.
+    parser = argparse.ArgumentParser(
+        prog="python -m runbooklib.rehearse",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    _, to_pytest = parser.parse_known_args(argv)
+    return rehearse(to_pytest)
+
+
 if __name__ == "__main__":
-    sys.exit(rehearse(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))
