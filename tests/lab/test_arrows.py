@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,6 +152,19 @@ def test_loading_an_inventory_imports_neither_pytest_nor_the_engine():
     module = REPO / "runbooklib" / "inventory.py"
     found = [m for m in imported_modules(module) if names_one_of(m, INVENTORY_FORBIDDEN)]
     assert found == []
+
+
+def test_loading_an_inventory_loads_neither_pytest_nor_the_engine_at_run_time():
+    # The import statements above, proven by a fresh interpreter (a package __init__ counts).
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, runbooklib.inventory; print(*sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout.split()
+    assert "runbooklib.inventory" in loaded
+    assert [m for m in loaded if names_one_of(m, INVENTORY_FORBIDDEN)] == []
 
 
 def import_graph(root: Path, package: str) -> dict[str, set[str]]:
