@@ -133,7 +133,7 @@ def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]
             kind = e["event"]
             if kind == "artifact":
                 items.append((kind, artifacts.render(view, e)))
-            elif kind in ("note", "approval", "window_warning"):
+            elif kind in ("note", "approval", "window_warning", "warning"):
                 items.append((kind, e))
         info = (compared or {}).get(s.id)
         out.append(
