@@ -97,7 +97,7 @@ class StepFollower:
 
 
 def why(report: pytest.TestReport) -> str:
-    """Why a step or check failed or was skipped, in one line (the record, the verdict, IRC)."""
+    """Why a step or check failed or was skipped, in one line (record, verdict, channel)."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: why")
         return str(longrepr[2]).removeprefix("Skipped: ")
