@@ -1,4 +1,5 @@
-"""Shared by runbook/ and checks/: the fixtures both use, defined once, and the report's redaction.
+"""Shared by runbook/ and checks/: the fixtures both use, defined once, the report's redaction, and
+what the runbook hands the engine through its hooks (announcements, known issues).
 
 The `inventory` and `hosts` fixtures and every runbook option come from the step engine, the
 pytest plugin `runbooklib.engine` loaded by its entry point, so that they work the same in any
@@ -37,3 +38,19 @@ def pytest_runtest_makereport(item, call):
     report = yield
     transcript.redact_report(report)
     return report
+
+
+def pytest_runbook_announce(config, inventory, text: str) -> bool | None:
+    """The team's IRC channel (the inventory's `chat`); none named: nothing to say there."""
+    if not inventory.vars.get("chat"):
+        return None
+    # Imported when first needed: the irc package takes most of a second to import.
+    from runbooklib.actions import notify
+
+    # Seconds for each step (connect, join, say): a channel that is down costs the run little.
+    notify.announce(inventory, text, timeout=5.0)
+    return True
+
+
+def pytest_runbook_known_issues(config) -> list[dict]:
+    return known_issues.for_the_record(KNOWN_ISSUES)

@@ -1,5 +1,6 @@
 """The procedures' own hooks: their inputs checked before any host, and a completed upgrade left
-as it is. (A halt is announced on IRC by the engine: runbooklib/engine/announce.py.)
+as it is. (The engine announces the window, a halt and the close through the project conftest.py's
+pytest_runbook_announce: the team's IRC channel.)
 
 The known-issues file and the inventory's inputs (allow-lists, SQL scripts, required variables)
 are validated when the procedure is collected, so bad input stops the run, in one line, before

@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 
 from runbooklib import values
-from runbooklib.engine.steps import minutes
 from runbooklib.files import FileRefused, read_text
 from runbooklib.remote import Host
+from runbooklib.timeofday import minutes
 
 
 class InventoryError(Exception):

@@ -3,7 +3,7 @@
     >>> host = Host("stubing", "198.51.100.11", ssh_config="/var/lib/smartsite-lab/ssh/cfg")
     >>> host.run("systemctl is-active tomcat", changes=False).stdout
     'active'
-    >>> host.testinfra.socket("tcp://0.0.0.0:8443").is_listening
+    >>> host.testinfra.socket("tcp://0.0.0.0:8443").is_listening   # through the same shell
     True
 
 `run(..., changes=True)` is an action: in check mode (`host.check_mode`, set by --dry-run) it is
@@ -42,6 +42,8 @@ from functools import cached_property
 from typing import Any
 
 import testinfra
+import testinfra.backend.base
+import testinfra.host
 
 from runbooklib.transcript import transcript
 
@@ -252,14 +254,11 @@ class Host:
     def testinfra(self):
         """testinfra's host object, for assertions: `host.testinfra.iptables.rules(...)`.
 
-        Its ssh gets the same pinned host keys and private ControlPath as the run's shells."""
-        return testinfra.get_host(
-            f"ssh://{self.user}@{self.address}",
-            ssh_config=self.ssh_config,
-            ssh_identity_file=self.identity_file,
-            ssh_extra_args=shlex.join(self.pinning_options()),
-            timeout=10,
-        )
+        Its modules send their commands through this host's own shell (`Journaled`): bounded,
+        redacted and in the journal like every other command, over the same pinned connection."""
+        infra = testinfra.host.Host(Journaled(self))
+        infra.backend.set_host(infra)
+        return infra
 
     def pinning_options(self) -> list[str]:
         """Host keys checked against the known hosts (the inventory's, else its ssh config's),
@@ -377,6 +376,26 @@ class Host:
     ) -> Result:
         """A read-only command: runs even in a dry run."""
         return self.run(command, timeout=timeout, changes=False, check=check)
+
+
+class Journaled(testinfra.backend.base.BaseBackend):
+    """testinfra's backend for a Host: each command a testinfra module asks for is a read-only
+    probe of the host's own shell (testinfra's ssh backend would be a second transport, whose
+    commands the journal never saw). A probe runs in a dry run too: modules only read."""
+
+    NAME = "runbook"
+
+    def __init__(self, host: Host):
+        super().__init__(host.name)
+        self.runbook_host = host
+
+    def get_encoding(self) -> str:
+        return "utf-8"  # what the shell's output is decoded with (Host._execute)
+
+    def run(self, command: str, *args: str, **kwargs: Any) -> testinfra.backend.base.CommandResult:
+        result = self.runbook_host.probe(self.get_command(command, *args), check=False)
+        # The command as the journal shows it (redacted), never the one with a secret in it.
+        return self.result(result.rc, self.encode(result.command), result.stdout, result.stderr)
 
 
 def shorten(command: str, width: int = 160) -> str:

@@ -167,16 +167,35 @@ def app_nodes(inventory: Inventory, group: str = "app") -> list[Host]:
 
 def rolling(hosts: list[Host], action, *, max_failures: int = 0) -> list:
     """Run `action(host)` on each host in order (Ansible's `serial: 1`); halt once more than
-    `max_failures` hosts failed, so that a bad release never reaches the whole cluster."""
+    `max_failures` hosts failed, so that a bad release never reaches the whole cluster.
+
+    A failure tolerated (within `max_failures`) is never dropped: each one is a warning, on the
+    console, in the journal (with its host and error; the journal adds the step) and in the
+    record, the moment it happens; a halt names every host that failed."""
     results, failures = [], []
     for host in hosts:
         try:
             results.append(action(host))
-        except Exception as exc:  # noqa: BLE001 - collected, then re-raised below with every host
-            failures.append(f"{host.name}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - recorded, then tolerated or re-raised below
+            error = _first_line(host, exc)
+            failures.append(f"{host.name}: {error}")
             if len(failures) > max_failures:
                 raise ActionError("; ".join(failures)) from exc
+            transcript.emit(
+                "warning",
+                text=f"{host.name}: failure tolerated ({len(failures)} of at most "
+                f"{max_failures}), going on with the next host: {error}",
+                host=host.name,
+                error=str(exc),
+                tolerated=True,
+            )
     return results
+
+
+def _first_line(host: Host, exc: Exception) -> str:
+    """The error in one line (its first), without the host's name when it leads already."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else repr(exc)).removeprefix(f"{host.name}: ")
 
 
 def batches(hosts: list[Host], serial: int) -> list[list[Host]]:

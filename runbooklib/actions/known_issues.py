@@ -161,3 +161,14 @@ def split(lines: list[str], issues: list[KnownIssue], host: str, is_head: bool, 
         else:
             errors.append(line)
     return errors, allowed
+
+
+def for_the_record(path: str | Path) -> list[dict]:
+    """The known issues as the record shows them beside the lines they allow ([] without a
+    file): what the runbook's `pytest_runbook_known_issues` hands the engine."""
+    if not Path(path).exists():
+        return []
+    return [
+        {"id": i.id, "justification": i.justification, "expires": str(i.expires), "hosts": i.hosts}
+        for i in load(path)
+    ]

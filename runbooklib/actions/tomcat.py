@@ -134,7 +134,7 @@ def check_start_log(host: Host, known: list[known_issues.KnownIssue], start: str
     log, marker = host.vars["catalina_out"], f"{host.vars['tomcat_base']}/{OFFSET_FILE}"
     errors, allowed = scan(host, known, start)
     transcript.artifact(
-        "catalina-scan",
+        "log-scan",
         f"{host}:{log}",
         offset=_offset(host, marker),
         allowed=[f"{i}: {line}" for i, line in allowed],

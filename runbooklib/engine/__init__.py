@@ -4,7 +4,7 @@ from runbooklib.engine import step, substep
 
 @step("u01", at="08:00", owner="Joncarlo", kind="action", hosts="app")
 def test_u01_block_client_access(hosts):
-    '''Prevent any client access to SmartSite via iptables ...'''
+    '''Close the site to its clients and show them the maintenance page ...'''
 """
 
 from runbooklib.engine.steps import Step, step, substep

@@ -1,10 +1,11 @@
-"""Announcements: the team's channel (#ucdsakai) hears the run's own events, from the engine.
+"""Announcements: the team's channel hears the run's own events, from the engine.
 
 The window opening (a procedure starts), each halt (its reason redacted like the record), the
 go/no-go verdict of a checks run, and the end of a procedure (the window's close when it passed).
-Sent through `runbooklib.actions.notify.announce`; an unreachable channel never fails the run: it
-becomes a warning (console and journal). Nothing is sent in a dry run (the record says what would
-have been) or when the inventory names no chat.
+The engine says what; the runbook says how and where: its `pytest_runbook_announce` hook
+(hookspecs.py) sends each message, and ini `runbook_name` names what is maintained in them. An
+unreachable channel never fails the run: it becomes a warning (console and journal). Nothing is
+sent in a dry run (the record says what would have been).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import pytest
 from runbooklib.engine.run import Run, register
 from runbooklib.transcript import transcript
 
-# Seconds for each announcement (connect, join, say): a channel that is down costs the run little.
-TIMEOUT = 5.0
-
 
 class Announcer:
     def __init__(self, session: pytest.Session, run: Run):
         self.session, self.config, self.run = session, session.config, run
+        # Leads every message: the name of what is maintained, from the runbook's own settings.
+        name = session.config.getini("runbook_name").strip()
+        self.name = f"{name} " if name else ""
         # Procedures whose halt was said.
         self.told: set[str] = set()
         # The checks' own verdict line, when their conftest emits it (event `go_no_go`, `text`).
@@ -32,15 +33,13 @@ class Announcer:
             self.verdict_line = str(data.get("text", ""))
 
     def say(self, text: str) -> None:
-        # Imported when first needed: the irc package takes most of a second to import, and
-        # every pytest session loads the engine.
-        from runbooklib.actions import notify
-
-        text = transcript.redact(text)
+        text = transcript.redact(self.name + text)
         try:
-            notify.announce(self.run.inventory, text, timeout=TIMEOUT)
+            self.config.hook.pytest_runbook_announce(
+                config=self.config, inventory=self.run.inventory, text=text
+            )
         except Exception as exc:  # noqa: BLE001 - telling people must never stop the work
-            transcript.emit("warning", text=f"not announced on IRC ({exc}): {text}")
+            transcript.emit("warning", text=f"not announced ({exc}): {text}")
 
     def opened(self) -> None:
         run = self.run
@@ -48,7 +47,7 @@ class Announcer:
             return
         how = "resumed" if run.resumed_from else "started"
         self.say(
-            f"SmartSite maintenance window {run.window.describe()}: {run.procedure} {how} on "
+            f"maintenance window {run.window.describe()}: {run.procedure} {how} on "
             f"{run.inventory.name} by {run.operator}"
         )
 
@@ -60,9 +59,7 @@ class Announcer:
         if self.run.halted_after.get(state.procedure) == state.id:
             self.told.add(state.procedure)
             reason = (state.reason or "failed")[:1200]
-            self.say(
-                f"SmartSite {state.procedure} HALTED after {state.id}: {reason}{self._record()}"
-            )
+            self.say(f"{state.procedure} HALTED after {state.id}: {reason}{self._record()}")
 
     # Last of the run's last words: after the checks' verdict, before the journal's end.
     @pytest.hookimpl(trylast=True)
@@ -70,11 +67,11 @@ class Announcer:
         if run.procedure == "checks":
             phase = self.config.getoption("phase", None) or "after"
             verdict = self.verdict_line or self._go_no_go(phase)
-            self.say(f"SmartSite go/no-go: {verdict}{self._record()}")
+            self.say(f"go/no-go: {verdict}{self._record()}")
         elif run.verdict.startswith("PASSED"):
-            self.say(f"SmartSite maintenance window closed: {run.procedure} {run.verdict}")
+            self.say(f"maintenance window closed: {run.procedure} {run.verdict}")
         elif not run.halted_after:  # a halt was said when it happened
-            self.say(f"SmartSite {run.procedure}: {run.verdict}")
+            self.say(f"{run.procedure}: {run.verdict}")
 
     def close(self) -> None:
         if self.listen in transcript.listeners:
@@ -101,8 +98,8 @@ def run_passed(run: Run) -> bool:
 
 
 def start(session: pytest.Session, run: Run) -> None:
-    """Register the announcer and say the window is open; nothing in a dry run or without chat."""
-    if run.dry_run or not run.inventory.vars.get("chat"):
+    """Register the announcer and say the window is open; nothing in a dry run."""
+    if run.dry_run:
         return
     announcer = Announcer(session, run)
     register(session.config, "announce", announcer)

@@ -2,7 +2,7 @@
 
 A renderer returns a `Block`; templates/record.html.j2 draws it by its `shape`: `fields` (a
 table whose values may be text, lists or mappings, drawn as lists and tables, never as a
-Python repr and never cut), `diff` (a unified diff, a line per row) or `catalina` (the known
+Python repr and never cut), `diff` (a unified diff, a line per row) or `log-scan` (the known
 issues a log scan allowed). A kind with no renderer of its own gets `fields`.
 """
 
@@ -24,7 +24,7 @@ class Block:
     shape: str = "fields"
     fields: list[tuple[str, object]] = field(default_factory=list)
     diff: list[tuple[str, str]] = field(default_factory=list)  # (css class, line)
-    allowed: list[dict] = field(default_factory=list)  # catalina: known issue, line, why, expires
+    allowed: list[dict] = field(default_factory=list)  # log-scan: known issue, line, why, expires
     errors: list[str] = field(default_factory=list)
     note: str = ""
 
@@ -86,8 +86,8 @@ def diff_block(block: Block, data: dict) -> Block:
     return block
 
 
-def catalina_block(view: RunView, block: Block, data: dict) -> Block:
-    block.shape = "catalina"
+def log_scan_block(view: RunView, block: Block, data: dict) -> Block:
+    block.shape = "log-scan"
     for line in data.get("allowed") or []:
         issue_id, _, text = str(line).partition(": ")
         issue = view.known.get(issue_id, {})
@@ -113,7 +113,7 @@ def backup_block(view: RunView, block: Block, data: dict) -> Block:
 
 
 RENDERERS: dict[str, Callable[[RunView, Block, dict], Block]] = {
-    "catalina-scan": catalina_block,
+    "log-scan": log_scan_block,
     "db-backup": backup_block,
     "db-kept": backup_block,
 }

@@ -97,7 +97,7 @@ class StepFollower:
 
 
 def why(report: pytest.TestReport) -> str:
-    """Why a step or check failed or was skipped, in one line (the record, the verdict, IRC)."""
+    """Why a step or check failed or was skipped, in one line (record, verdict, channel)."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: why")
         return str(longrepr[2]).removeprefix("Skipped: ")
@@ -105,7 +105,7 @@ def why(report: pytest.TestReport) -> str:
     if crash is not None:
         lines = [line for line in crash.message.splitlines() if line.strip()]
         if len(lines) > 1 and lines[0].endswith(":"):
-            # "...catalina.out since this start ends:" says nothing without what it announces.
+            # "...errors in the log since this start, first:" says nothing without what follows.
             return f"{lines[0]} {lines[1].strip()}"
         return lines[0] if lines else "failed"
     # A plain text (redacted) report: pytest's "E   " lines say what failed.

@@ -6,7 +6,9 @@ non-zero (the failure); the summary names the two ways on: fix and --resume, or 
 
 from __future__ import annotations
 
+import os
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +49,7 @@ class Halt:
 
 def command(config: pytest.Config, procedure: str, *extra: str) -> str:
     """The command line that carries on with `procedure` against the same inventory."""
-    words = ["pytest", "runbook/", "-k", procedure, *extra]
+    words = ["pytest", procedures_folder(config, procedure), "-k", procedure, *extra]
     inventory = config.getoption("inventory")
     if inventory:
         words += ["--inventory", inventory]
@@ -55,6 +57,15 @@ def command(config: pytest.Config, procedure: str, *extra: str) -> str:
     if confirmed:
         words += ["--confirm-target", confirmed]
     return shlex.join(words)
+
+
+def procedures_folder(config: pytest.Config, procedure: str) -> str:
+    """The folder of `procedure` (ini `runbook_steps`), as the operator types it from where this
+    run was started: the one holding `test_<procedure>.py`, else the first."""
+    folders = config.getini("runbook_steps") or [config.rootpath]
+    holding = [f for f in folders if (Path(f) / f"test_{procedure}.py").exists()]
+    where = os.path.relpath((holding or folders)[0], config.invocation_params.dir)
+    return where.rstrip("/") + "/"
 
 
 def watch(config: pytest.Config, run: Run) -> None:

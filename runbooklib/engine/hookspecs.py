@@ -11,3 +11,17 @@ def pytest_runbook_finish(session: pytest.Session, run, exitstatus: int) -> None
     to emit, an announcement to send. What is written here is in the journal and the record,
     under the head that `journal verify` reports. `run.verdict` is the run's own verdict by
     then; an implementation may fail the session (`session.exitstatus`)."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_runbook_announce(config: pytest.Config, inventory, text: str) -> bool | None:
+    """Tell the team `text` (redacted by then) on their channel: the window opening, a halt, the
+    go/no-go verdict, the close. Return True once told; None when this implementation has no
+    channel for `inventory` (the next one is asked). Raise when the channel cannot be reached:
+    the engine makes that a warning, never a failed run. Not called in a dry run."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_runbook_known_issues(config: pytest.Config) -> list[dict] | None:
+    """The known issues that the record shows beside the lines they allow, each a dict with
+    `id`, `justification`, `expires` and `hosts`; None (or []) when the runbook has none."""

@@ -1,7 +1,7 @@
 """The hosts a step acts on: its `hosts=` pattern, resolved against the inventory.
 
     >>> @step("u14", at="09:35", owner="Thomas", hosts="app[1:]")
-    ... def test_u14_install_second_node(hosts):   # [walton]
+    ... def test_u14_install_second_node(hosts):   # [web2]
 
 A step's body gets its hosts from the `hosts` fixture only; a go/no-go check names its pattern
 with `@pytest.mark.hosts("app")`. `--plan` shows each pattern with the names it resolves to.
@@ -20,7 +20,7 @@ from runbooklib.engine.steps import step_of
 
 def resolve_hosts(inventory: Any, pattern: str) -> list:
     """The hosts Ansible's host `pattern` names in the inventory, in Ansible's order
-    (`app:!walton`, `app:&db`, `app[1:]`, `~regex`...); a pattern that names nothing or that
+    (`app:!web2`, `app:&db`, `app[1:]`, `~regex`...); a pattern that names nothing or that
     Ansible would read otherwise is an InventoryError naming the fix (`Inventory.select`)."""
     return inventory.select(pattern)
 

@@ -6,7 +6,7 @@ the step that was started but never ended. `--resume` reads it; `python -m
 runbooklib.engine.rebuild` turns it into a report. Secrets are redacted by the transcript.
 
     {"t": "2026-11-25T08:10:02+00:00", "event": "step_start", "step": "u04", ..., "hash": "..."}
-    {"t": "...", "event": "command", "step": "u04", "host": "caje", "command": "...", "rc": 0, ...}
+    {"t": "...", "event": "command", "step": "u04", "host": "db1", "command": "...", "rc": 0, ...}
     {"t": "...", "event": "step_end", "step": "u04", "outcome": "passed", "duration": 41.2, ...}
 
 Tamper-evident: each line ends with `"hash"`, the sha256 of the previous line's hash ("" for the

@@ -3,7 +3,7 @@
 The run opens its own SSH session to the lock host (ini `runbook_lock_host`: a group or host of
 the inventory, the db host) and keeps a small shell there that holds `flock` on the ini's
 `runbook_lock_file` for as long as that session lives. The file lives in a folder of its own
-(`/run/smartsite-runbook/`), made 0700 by the shell if missing and refused unless it is a real
+(`/run/runbook/` by default), made 0700 by the shell if missing and refused unless it is a real
 folder owned by the ssh user (root) with mode 0700: a local user of the host can neither hold,
 remove nor pre-create the lock (issue 17; /run/lock is 1777). The shell writes who holds the lock
 (operator, user, machine, pid, reports folder, since, procedure) into the lock file, and the
@@ -115,7 +115,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "runbook_lock_file",
         "the lock file on that host, in a folder of its own that the run makes 0700 (one per "
         "cluster, whatever the inventory is called)",
-        default="/run/smartsite-runbook/lock",
+        default="/run/runbook/lock",
     )
 
 

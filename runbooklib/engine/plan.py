@@ -27,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def targets(inv: Inventory, pattern: str) -> str:
-    """`app[1:]: walton`: the step's pattern and the hosts it resolves to (the `hosts` fixture)."""
+    """`app[1:]: web2`: the step's pattern and the hosts it resolves to (the `hosts` fixture)."""
     if pattern in inv.hosts:
         return pattern
     try:

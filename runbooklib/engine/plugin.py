@@ -37,7 +37,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("runbook", "runbook (SmartSite maintenance procedures)")
+    group = parser.getgroup("runbook", "runbook (maintenance procedures run as steps)")
     group.addoption(
         "--phase",
         choices=PHASES,
@@ -51,4 +51,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="upgrade",
         help="go/no-go: which release the `after` checks expect: the upgrade's (default) or the "
         "fallback's",
+    )
+    parser.addini(
+        "runbook_name",
+        "what the procedures maintain, as the announcements name it (`<name> upgrade HALTED ...`)",
+        default="",
     )

@@ -29,6 +29,7 @@ from runbooklib.engine import report as static
 from runbooklib.engine.journal import read
 from runbooklib.engine.report_index import write_index
 from runbooklib.engine.run import RUN, Run, StepState, register, verdict
+from runbooklib.engine.scope import may_run_steps
 from runbooklib.engine.window import late
 from runbooklib.transcript import transcript
 
@@ -44,11 +45,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="TEXT",
         help="a post-upgrade TODO for the record (repeatable)",
     )
-    parser.addini(
-        "runbook_known_issues",
-        "the known-issues file whose justifications and expiries the record shows",
-        default="runbook/known-issues.yml",
-    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -56,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Before pytest-html's and junitxml's own configure: they read these options there."""
     if config.option.collectonly or hasattr(config, "workerinput"):
         return
-    if config.getoption("plan", False) or not _may_run_steps(config):
+    if config.getoption("plan", False) or not may_run_steps(config):
         return
     register(config, "record-table", Table(config))
     paths: dict[str, Path] = {}
@@ -72,12 +68,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.option.xmlpath:
         paths[".xml"] = folder / "record.xml"
         config.option.xmlpath = str(paths[".xml"])
-
-
-def _may_run_steps(config: pytest.Config) -> bool:
-    from runbooklib.engine.start import _touches_runbook
-
-    return any(_touches_runbook(config, arg) for arg in config.args)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -148,19 +138,13 @@ def open_record(session: pytest.Session, run: Run) -> None:
 
 
 def _known_issues(config: pytest.Config) -> list[dict]:
-    from runbooklib.actions import known_issues
-
-    path = config.rootpath / config.getini("runbook_known_issues")
-    if not path.exists():
-        return []
+    """The runbook's known issues (its `pytest_runbook_known_issues`), for the record only: a
+    failure here never stops the run (the runbook refuses a bad file before the first step)."""
     try:
-        entries = known_issues.load(path)
-    except Exception:  # noqa: BLE001 - the start refuses a bad file; the record only annotates
+        return list(config.hook.pytest_runbook_known_issues(config=config) or [])
+    except Exception as exc:  # noqa: BLE001 - the record annotates; it never stops the work
+        transcript.emit("warning", text=f"known issues not in the record: {exc}")
         return []
-    return [
-        {"id": i.id, "justification": i.justification, "expires": str(i.expires), "hosts": i.hosts}
-        for i in entries
-    ]
 
 
 class Table:

@@ -133,7 +133,7 @@ def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]
             kind = e["event"]
             if kind == "artifact":
                 items.append((kind, artifacts.render(view, e)))
-            elif kind in ("note", "approval", "window_warning"):
+            elif kind in ("note", "approval", "window_warning", "warning"):
                 items.append((kind, e))
         info = (compared or {}).get(s.id)
         out.append(
@@ -181,8 +181,11 @@ def _known_issue_todos(view: RunView) -> list[dict]:
     found: dict[str, dict] = {}
     for s in view.steps:
         for e in s.entries:
-            if e.get("event") != "artifact" or e.get("kind") != "catalina-scan":
+            if e.get("event") != "artifact" or e.get("kind") != "log-scan":
                 continue
+            # `where` is `host:path`: the scan says which log it read, the record only repeats it.
+            host, _, path = str(e.get("where")).partition(":")
+            log = path.rsplit("/", 1)[-1] or "the log"
             for line in e.get("allowed") or []:
                 issue_id = str(line).partition(": ")[0]
                 issue = view.known.get(issue_id, {})
@@ -192,7 +195,7 @@ def _known_issue_todos(view: RunView) -> list[dict]:
                     {
                         "step": s.id,
                         "text": f"fix the cause of known issue {issue_id}{expires} "
-                        f"(allowed in catalina.out on {str(e.get('where')).split(':')[0]})",
+                        f"(allowed in {log} on {host})",
                     },
                 )
     return list(found.values())

@@ -121,7 +121,7 @@ def _under(path: Path, folders: list[Path]) -> bool:
 
 
 def procedure_of(config: pytest.Config, item: pytest.Item) -> str | None:
-    """upgrade for runbook/test_upgrade.py; `checks` for the go/no-go suite; None otherwise."""
+    """upgrade for <steps folder>/test_upgrade.py; `checks` for the go/no-go suite; else None."""
     if _under(item.path, config.getini("runbook_checks")):
         return "checks"
     if step_of(item) or _under(item.path, config.getini("runbook_steps")):

@@ -19,8 +19,6 @@ checks run in parallel across hosts inside each check instead.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from runbooklib import remote
@@ -38,6 +36,7 @@ from runbooklib.engine import (
 )
 from runbooklib.engine.follow import follow
 from runbooklib.engine.run import RUN, Run, new_run, procedure_of
+from runbooklib.engine.scope import may_run_steps
 from runbooklib.engine.steps import step_of
 from runbooklib.engine.target import confirm_target, load_inventory
 
@@ -54,7 +53,7 @@ NO_XDIST = (
 def pytest_cmdline_main(config: pytest.Config):
     # A wrapper runs before pytest-xdist's own hook starts workers or its -f loop.
     flag = _distribution(config)
-    if flag and any(_touches_runbook(config, arg) for arg in config.args):
+    if flag and may_run_steps(config):
         raise pytest.UsageError(NO_XDIST.format(flag=flag))
     return (yield)
 
@@ -74,16 +73,6 @@ def _distribution(config: pytest.Config) -> str | None:
     if getattr(option, "dist", "no") != "no" or getattr(option, "distload", False):
         return "--dist"
     return None
-
-
-def _touches_runbook(config: pytest.Config, arg: str) -> bool:
-    """Whether a command-line path is, holds or lies inside a procedures or checks folder."""
-    path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-    folders = [*config.getini("runbook_steps"), *config.getini("runbook_checks")]
-    for folder in (Path(f).resolve() for f in folders):
-        if path == folder or folder in path.parents or path in folder.parents:
-            return True
-    return False
 
 
 @pytest.hookimpl(wrapper=True)

@@ -4,7 +4,7 @@
     ... def test_u12_restart_head_clean(hosts, known):
     ...     '''Once the head node started up without any errors, shut it down again; ...'''
     ...     with substep("Once the head node started up without any errors, shut it down again"):
-    ...         tomcat.stop(hosts[0])
+    ...         server.stop(hosts[0])
 
 The metadata rides on the function (`func.runbook_step`); the engine's other modules read it from
 the collected item with `step_of(item)`. The decorator also adds pytest-order's index mark, so the
@@ -29,22 +29,14 @@ from dataclasses import dataclass
 
 import pytest
 
+from runbooklib.timeofday import minutes
 from runbooklib.transcript import transcript
 
 KINDS = ("action", "check", "manual")
 # Every step is bounded; a manual step waits for people (the seed's testers get 10:00-11:45).
 DEFAULT_TIMEOUT = {"action": 1800.0, "check": 600.0, "manual": 7200.0}
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 # Next pytest-order index per module: steps run in the order they are written.
 _order_in_module: Counter[str] = Counter()
-
-
-def minutes(hhmm: str) -> int:
-    """'08:10' -> 490; ValueError naming the expected form otherwise."""
-    match = _HHMM.match(hhmm or "")
-    if not match:
-        raise ValueError(f"{hhmm!r} is not a time of day in HH:MM form")
-    return int(match.group(1)) * 60 + int(match.group(2))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ _inventory_key = pytest.StashKey[Inventory]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("runbook", "runbook (SmartSite maintenance procedures)")
+    group = parser.getgroup("runbook", "runbook (maintenance procedures run as steps)")
     group.addoption(
         "--inventory",
         metavar="PATH",

@@ -4,9 +4,10 @@
 
 Each case breaks one thing in a copy of this project (the inventory, the known issues, an option,
 the environment) and runs `pytest runbook/ -k upgrade` on it for real, in a subprocess, with a fake
-`ssh` first on PATH that records every call: testinfra's ssh backend runs the `ssh` binary, so a
-refusal that came after a connection would show in that record. tests/engine/test_refusals.py
-runs every case and fails when docs/refusals.md no longer says what the cases print.
+`ssh` first on PATH that records every call: every connection (the hosts' shells, which testinfra's
+modules use too, and the lock's) runs the `ssh` binary, so a refusal that came after a connection
+would show in that record. tests/engine/test_refusals.py runs every case and fails when
+docs/refusals.md no longer says what the cases print.
 """
 
 from __future__ import annotations

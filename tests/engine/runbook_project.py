@@ -39,6 +39,7 @@ class Project:
         ini = configparser.ConfigParser(interpolation=None)
         ini.read(ROOT / "pytest.ini")
         addopts = ini["pytest"]["addopts"].replace("-p pytester", "").strip()
+        name = ini["pytest"]["runbook_name"]
         pytester.makeini(
             f"""
             [pytest]
@@ -48,6 +49,7 @@ class Project:
             runbook_inventory = lab.yml
             runbook_reports = reports
             runbook_fallback = fallback
+            runbook_name = {name}
             # The cluster's lock file, here in the project's folder (the lab's is on caje).
             runbook_lock_file = {self.path / "cluster" / "runbook.lock"}
             # Inline runs import the engine a second time in this process: nothing to rewrite.
@@ -55,6 +57,13 @@ class Project:
             """
         )
         self.inventory(INVENTORY)
+
+    def runbook_side(self) -> Path:
+        """The project's own conftest.py here: what the runbook hands the engine through its
+        hooks (the IRC channel, the known issues), as a real run has it."""
+        path = self.path / "conftest.py"
+        path.write_text((ROOT / "conftest.py").read_text())
+        return path
 
     def inventory(self, text: str, name: str = "lab.yml") -> Path:
         path = self.path / name

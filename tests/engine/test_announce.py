@@ -63,6 +63,7 @@ def test_u02(inventory):
 
 
 def test_the_channel_hears_the_window_a_redacted_halt_and_the_close(project, channel, monkeypatch):
+    project.runbook_side()
     project.inventory(_chat(channel.server_address[1]))
     project.procedure("upgrade", STEPS)
 
@@ -86,21 +87,21 @@ def test_a_channel_that_is_down_is_a_warning_not_a_failure(project, channel):
     port = channel.server_address[1]
     channel.shutdown()
     channel.server_close()  # nothing listens there now
+    project.runbook_side()
     project.inventory(_chat(port))
     project.procedure("upgrade", STEPS.replace('os.environ.get("FIXED")', "True"))
 
     result = project.run("-q")
 
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(
-        ["WARNING: not announced on IRC (*): SmartSite maintenance window*"]
-    )
+    result.stdout.fnmatch_lines(["WARNING: not announced (*): SmartSite maintenance window*"])
     warnings = events(project.journal(), "warning")
     assert len(warnings) == 2
     assert warnings[-1]["text"].endswith("window closed: upgrade PASSED: 2 of 2 steps done")
 
 
 def test_the_channel_hears_the_go_no_go(project, channel, checks):  # noqa: F811
+    project.runbook_side()
     project.inventory(_chat(channel.server_address[1]))
 
     assert checks().ret == 0

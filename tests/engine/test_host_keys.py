@@ -43,15 +43,15 @@ def test_the_hosts_shells_pin_host_keys_with_a_private_control_path():
     assert not str(folder).startswith("/tmp/smartsite") and "lab" not in str(folder)
 
 
-def test_testinfra_gets_the_same_ssh_options_first():
+def test_testinfra_goes_through_the_hosts_own_pinned_shell():
     host = remote.Host("stubing", "192.0.2.11", known_hosts="/etc/smartsite/known_hosts")
 
-    backend = host.testinfra.backend
-    command, args = backend._build_ssh_command("true")  # the ssh line testinfra would start
+    backend = host.testinfra.backend  # no ssh of its own: its commands are the host's probes
 
-    assert command[1] == backend.ssh_extra_args.replace("%", "%%")
-    assert _options(backend.ssh_extra_args.split()) == _options(host.pinning_options())
-    assert "ControlPath" not in " ".join(command[2:])  # testinfra's own /tmp path is not added
+    assert isinstance(backend, remote.Journaled) and backend.runbook_host is host
+    pinned, shell = _options(host.pinning_options()), _options(host.shell_argv())
+    assert pinned["StrictHostKeyChecking"] == "yes"
+    assert {key: shell.get(key) for key in pinned} == pinned
 
 
 def test_the_locks_session_shares_no_master_and_pins_keys_too():

@@ -31,3 +31,17 @@ def test_a_plan_of_the_upgrade_does_not_load_pytester():
     assert "plan: upgrade on" in run.stdout
     assert "runbooklib.engine.plan" in run.stdout  # the listing is there, and names plugins
     assert "_pytest.pytester" not in run.stdout + run.stderr
+    # Of the project's own files, only the runbook's plugin and its conftests: no test helper.
+    ours = sorted(
+        {
+            str(Path(path).relative_to(REPO))
+            for line in run.stdout.splitlines()
+            if (path := line.rpartition(": ")[2].strip()).startswith(str(REPO) + "/")
+            and "site-packages" not in path  # the project's .venv: installed packages
+        }
+    )
+    assert "runbooklib/engine/start.py" in ours
+    assert [p for p in ours if not p.startswith("runbooklib/engine/")] == [
+        "conftest.py",
+        "runbook/conftest.py",
+    ]

@@ -107,7 +107,7 @@ def _run(procedure="upgrade", verdict="PASSED: 2 of 2 steps done", argv=(), end=
             "t": f"{day}08:00:07+00:00",
             "event": "artifact",
             "step": "u01",
-            "kind": "catalina-scan",
+            "kind": "log-scan",
             "where": "walton:/logs/catalina.out",
             "offset": 8030,
             "allowed": ["hbm2ddl: ERROR: Unsuccessful: alter table"],
