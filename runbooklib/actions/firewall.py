@@ -236,7 +236,9 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
         [f"{sdir}/smartsite-{mode}-{t}-{stamp}.rules" for t in scripts],
         confirm_seconds,
     )
-    return Outcome(host, f"firewall {mode}", True, f"tables {', '.join(scripts)}; saved {saved}")
+    # Check mode ran none of the above: the words say what a real run would do.
+    kept = f"would save {saved}" if host.check_mode else f"saved {saved}"
+    return Outcome(host, f"firewall {mode}", True, f"tables {', '.join(scripts)}; {kept}")
 
 
 def save(host: Host, path: str) -> None:
