@@ -28,7 +28,7 @@ from runbooklib.engine import private
 from runbooklib.engine import report as static
 from runbooklib.engine.journal import read
 from runbooklib.engine.report_index import write_index
-from runbooklib.engine.run import RUN, Run, StepState, conclude, register
+from runbooklib.engine.run import RUN, Run, StepState, register
 from runbooklib.engine.window import late
 from runbooklib.transcript import transcript
 
@@ -242,9 +242,10 @@ class Record:
                 rep.user_properties.append((key, value))
         return rep
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        conclude(self.run, exitstatus)
+    # Last of the run's last words (the journal calls them): a go/no-go replaces the run's
+    # verdict in this hook, and the header shows the verdict the banner shows.
+    @pytest.hookimpl(trylast=True)
+    def pytest_runbook_finish(self, session: pytest.Session, run: Run, exitstatus: int) -> None:
         session.config.stash[metadata_key].update(self.header())
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
