@@ -533,7 +533,8 @@ def _drop_empty_log(host: Host) -> None:
     )
     if exists[0][0] != "0":
         _sql(host, f"DROP TABLE {LOG_TABLE}", changes=True)
-        transcript.note(f"{host}: dropped the empty {LOG_TABLE} that u05 had created")
+        did = "would drop" if host.check_mode else "dropped"
+        transcript.note(f"{host}: {did} the empty {LOG_TABLE} that u05 had created")
 
 
 def _present_changes(host: Host, scripts: list[str], repo: Path) -> list[str]:
