@@ -25,7 +25,7 @@ from runbooklib.actions import inputs, secrets
 from runbooklib.actions.common import ActionError
 from runbooklib.engine.follow import why
 from runbooklib.engine.plugin import PHASES
-from runbooklib.engine.run import RUN
+from runbooklib.engine.run import RUN, Verdict
 from runbooklib.engine.target import load_inventory
 from runbooklib.transcript import transcript
 
@@ -33,7 +33,7 @@ from runbooklib.transcript import transcript
 _phase_checks_key = pytest.StashKey[list]()
 # To turn the exit status non-zero when every selected check passed but the phase is not proven.
 _session_key = pytest.StashKey[pytest.Session]()
-_verdict_key = pytest.StashKey[tuple[str, dict]]()
+_verdict_key = pytest.StashKey[Verdict]()
 
 
 def pytest_configure(config):
@@ -122,23 +122,26 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     said = config.stash.get(_verdict_key, None)
     if said is None:  # no run began (nothing recorded): judged here
         said = _judge(config, config.stash.get(_session_key, None), exitstatus)
-    text, markup = said
-    terminalreporter.write_line(text, **markup)
+    colour = "green" if said.ok else "red"
+    terminalreporter.write_line(said.summary, **{colour: True, "bold": True})
 
 
-def _judge(config, session, exitstatus) -> tuple[str, dict]:
-    """The verdict, said once: emitted (the channel hears this very line), kept for the last
-    line of the terminal, and a NO-GO fails the session."""
+def _judge(config, session, exitstatus) -> Verdict:
+    """The verdict, judged once: the run's own (the journal, the record and the channel read
+    it), emitted, kept for the last line of the terminal, and a NO-GO fails the session."""
     terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
-    text, markup = verdict(terminalreporter, config, exitstatus)
-    transcript.emit("go_no_go", text=text)
-    config.stash[_verdict_key] = (text, markup)
-    if text.startswith("NO-GO") and session is not None and session.exitstatus == 0:
+    said = verdict(terminalreporter, config, exitstatus)
+    run = config.stash.get(RUN, None)
+    if run is not None:
+        run.verdict = said
+    transcript.emit("go_no_go", text=said.summary)
+    config.stash[_verdict_key] = said
+    if not said.ok and session is not None and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    return text, markup
+    return said
 
 
-def verdict(terminalreporter, config, exitstatus) -> tuple[str, dict]:
+def verdict(terminalreporter, config, exitstatus) -> Verdict:
     """The last line: GO only when every check of the phase ran, passed, and was recorded."""
     phase = config.getoption("phase")
     wanted = config.stash.get(_phase_checks_key, [])
@@ -151,9 +154,8 @@ def verdict(terminalreporter, config, exitstatus) -> tuple[str, dict]:
     failed = {r.nodeid: r for r in reports if r.failed}
     skipped = {r.nodeid: r for r in reports if r.skipped}
     passed = {r.nodeid for r in reports if r.passed and r.when == "call"}
-    red = {"red": True, "bold": True}
     if not reports:
-        return f"NO-GO ({phase}): no check ran (exit status {int(exitstatus)})", red
+        return Verdict("NO-GO", f"NO-GO ({phase}): no check ran (exit status {int(exitstatus)})")
     unproven = [
         f"{_name(n)} ({'skipped' if n in skipped else 'not run'})"
         for n in wanted
@@ -166,8 +168,8 @@ def verdict(terminalreporter, config, exitstatus) -> tuple[str, dict]:
     if run is None or run.base is None:
         parts.append("no record of this run")
     if parts:
-        return f"NO-GO ({phase}): {'; '.join(parts)}", red
-    return f"GO ({phase}): all {len(wanted)} checks passed", {"green": True, "bold": True}
+        return Verdict("NO-GO", f"NO-GO ({phase}): {'; '.join(parts)}")
+    return Verdict("GO", f"GO ({phase}): all {len(wanted)} checks passed")
 
 
 def _short(reason: str) -> str:

@@ -172,6 +172,13 @@ def backup(host: Host) -> Outcome:
     manifest = dump_verified(host, "sakai")
     host.run(f"ln -sfn -- {q(Path(manifest['backup']).name)} {q(link)}")
     transcript.artifact("db-backup", f"{host}:{manifest['backup']}", **_public(manifest))
+    if host.check_mode:  # nothing was dumped: the words say what a real run would do
+        return Outcome(
+            host,
+            "database backup",
+            True,
+            f"would save {manifest['backup']} and would verify it by a test restore",
+        )
     return Outcome(
         host, "database backup", True, f"{manifest['backup']} verified by a test restore"
     )
@@ -510,6 +517,10 @@ def restore(host: Host, scripts: list[str], repo: Path, allow_loss) -> Outcome:
     host.run(f"bash -c {q(script)}", timeout=1800)
     host.run(f"rm -f {q(marker)}")
     transcript.artifact("db-restore", f"{host}:{dump}", sha256=manifest["sha256"])
+    if host.check_mode:  # nothing was saved or loaded: the words say what a real run would do
+        return Outcome(
+            host, "database restore", True, f"would save the database as it is, then load {dump}"
+        )
     return Outcome(host, "database restore", True, f"loaded {dump}")
 
 
@@ -522,7 +533,8 @@ def _drop_empty_log(host: Host) -> None:
     )
     if exists[0][0] != "0":
         _sql(host, f"DROP TABLE {LOG_TABLE}", changes=True)
-        transcript.note(f"{host}: dropped the empty {LOG_TABLE} that u05 had created")
+        did = "would drop" if host.check_mode else "dropped"
+        transcript.note(f"{host}: {did} the empty {LOG_TABLE} that u05 had created")
 
 
 def _present_changes(host: Host, scripts: list[str], repo: Path) -> list[str]:

@@ -199,7 +199,8 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
         # A run that died between its change and the confirmation left the rollback armed: it
         # would undo, seconds from now, whatever is decided here. This change guards itself.
         _cancel(host, f"{state_dir(host)}/rollback.pid", check=False)
-        transcript.note(f"{host}: cancelled the rollback armed by a run that never confirmed it")
+        did = "would cancel" if host.check_mode else "cancelled"
+        transcript.note(f"{host}: {did} the rollback armed by a run that never confirmed it")
     now = current(host, vars)
     scripts = {}
     for table, rules in wanted.items():
@@ -236,7 +237,9 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
         [f"{sdir}/smartsite-{mode}-{t}-{stamp}.rules" for t in scripts],
         confirm_seconds,
     )
-    return Outcome(host, f"firewall {mode}", True, f"tables {', '.join(scripts)}; saved {saved}")
+    # Check mode ran none of the above: the words say what a real run would do.
+    kept = f"would save {saved}" if host.check_mode else f"saved {saved}"
+    return Outcome(host, f"firewall {mode}", True, f"tables {', '.join(scripts)}; {kept}")
 
 
 def save(host: Host, path: str) -> None:

@@ -24,13 +24,6 @@ class Announcer:
         self.name = f"{name} " if name else ""
         # Procedures whose halt was said.
         self.told: set[str] = set()
-        # The checks' own verdict line, when their conftest emits it (event `go_no_go`, `text`).
-        self.verdict_line = ""
-        transcript.listeners.append(self.listen)
-
-    def listen(self, event: str, data: dict) -> None:
-        if event == "go_no_go":
-            self.verdict_line = str(data.get("text", ""))
 
     def say(self, text: str) -> None:
         text = transcript.redact(self.name + text)
@@ -64,37 +57,17 @@ class Announcer:
     # Last of the run's last words: after the checks' verdict, before the journal's end.
     @pytest.hookimpl(trylast=True)
     def pytest_runbook_finish(self, session: pytest.Session, run: Run, exitstatus: int) -> None:
-        if run.procedure == "checks":
-            phase = self.config.getoption("phase", None) or "after"
-            verdict = self.verdict_line or self._go_no_go(phase)
-            self.say(f"go/no-go: {verdict}{self._record()}")
-        elif run.verdict.startswith("PASSED"):
+        if run.procedure == "checks":  # the go/no-go's verdict (checks/conftest.py)
+            self.say(f"go/no-go: {run.verdict}{self._record()}")
+        elif run.verdict.kind == "PASSED":
             self.say(f"maintenance window closed: {run.procedure} {run.verdict}")
         elif not run.halted_after:  # a halt was said when it happened
             self.say(f"{run.procedure}: {run.verdict}")
-
-    def close(self) -> None:
-        if self.listen in transcript.listeners:
-            transcript.listeners.remove(self.listen)
 
     def _record(self) -> str:
         """Where the whole story is: the record's name (the channel gets the verdict in full,
         in as many messages as it takes)."""
         return f" (record {self.run.base.name}.html)" if self.run.base else ""
-
-    def _go_no_go(self, phase: str) -> str:
-        """Without the checks' own line: GO when the session ended well (their verdict sets a
-        NO-GO's status) and every check passed."""
-        if self.session.exitstatus == 0 and run_passed(self.run):
-            return f"GO ({phase})"
-        failed = [f"{s.id}: {s.reason}" for s in self.run.steps() if s.outcome == "failed"]
-        unproven = [s.id for s in self.run.steps() if s.outcome in ("skipped", "not run")]
-        parts = failed + ([f"not proven: {', '.join(unproven)}"] if unproven else [])
-        return f"NO-GO ({phase}): {'; '.join(parts) or 'see the record'}"
-
-
-def run_passed(run: Run) -> bool:
-    return all(s.outcome == "passed" for s in run.steps())
 
 
 def start(session: pytest.Session, run: Run) -> None:

@@ -132,14 +132,12 @@ class LiveConsole:
     def timing(self, state) -> str:
         """', 12 min late', ', on time'; a run ahead of its plan (a rehearsal) says how far once,
         then only when it is late or on time again: not '240 min early' on every line."""
-        from runbooklib.engine.window import late  # see TYPE_CHECKING above
+        from runbooklib.engine.window import early_once, late  # see TYPE_CHECKING above
 
         said = late(state) or "now"
-        early = said.endswith("early")
-        if early and self._early:
-            return ""
-        self._early = early
-        return f", {said}, ahead of the plan (said once)" if early else f", {said}"
+        shown = early_once(said, self._early)
+        self._early = said.endswith("early")
+        return f", {shown}" if shown else ""
 
     @pytest.hookimpl(wrapper=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):

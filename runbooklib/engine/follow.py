@@ -98,6 +98,8 @@ class StepFollower:
 
 def why(report: pytest.TestReport) -> str:
     """Why a step or check failed or was skipped, in one line (record, verdict, channel)."""
+    if getattr(report, "wasxfail", ""):  # expected to fail (a dry run's verification step)
+        return report.wasxfail
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: why")
         return str(longrepr[2]).removeprefix("Skipped: ")

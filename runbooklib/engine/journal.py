@@ -41,7 +41,7 @@ from pathlib import Path
 import pytest
 
 from runbooklib.engine import private
-from runbooklib.engine.run import Run, base_path, register, verdict
+from runbooklib.engine.run import Run, base_path, conclude, register
 from runbooklib.transcript import transcript
 
 # How every line ends: the chain's field, last, so that the line without it is exact bytes.
@@ -99,12 +99,14 @@ class Journal:
     # (the go/no-go verdict, the channel's announcement) come before its end, never after.
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        verdict(self.run, exitstatus)
+        conclude(self.run, exitstatus)
         session.config.hook.pytest_runbook_finish(
             session=session, run=self.run, exitstatus=exitstatus
         )
-        status = int(session.exitstatus)  # a NO-GO fails the session
-        transcript.emit("run_end", verdict=verdict(self.run, status), exitstatus=status)
+        if not self.run.verdict.ok and session.exitstatus == 0:  # a NO-GO fails the session
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        status = int(session.exitstatus)
+        transcript.emit("run_end", **self.run.verdict.fields(), exitstatus=status)
 
     def close(self) -> None:
         if self.write in transcript.listeners:

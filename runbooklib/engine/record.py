@@ -28,7 +28,7 @@ from runbooklib.engine import private
 from runbooklib.engine import report as static
 from runbooklib.engine.journal import read
 from runbooklib.engine.report_index import write_index
-from runbooklib.engine.run import RUN, Run, StepState, register, verdict
+from runbooklib.engine.run import RUN, Run, StepState, register
 from runbooklib.engine.scope import may_run_steps
 from runbooklib.engine.window import late
 from runbooklib.transcript import transcript
@@ -191,7 +191,7 @@ class Record:
             "Operator": run.operator,
             "Git revision": run.revision,
             "Window": run.window.describe(),
-            "Verdict": run.verdict,
+            "Verdict": str(run.verdict),
         }
         if run.target_confirmed:
             head["Target confirmed"] = run.target_confirmed
@@ -206,7 +206,7 @@ class Record:
         events = read(self.journal())
         if not any(e.get("event") == "run_end" for e in events):
             # The journal writes its end after this summary; the verdict is known already.
-            events.append({"t": events[-1]["t"], "event": "run_end", "verdict": self.run.verdict})
+            events.append({"t": events[-1]["t"], "event": "run_end", **self.run.verdict.fields()})
         return events
 
     def pytest_html_results_summary(self, prefix, summary, postfix, session) -> None:
@@ -226,9 +226,10 @@ class Record:
                 rep.user_properties.append((key, value))
         return rep
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        verdict(self.run, exitstatus)
+    # Last of the run's last words (the journal calls them): a go/no-go replaces the run's
+    # verdict in this hook, and the header shows the verdict the banner shows.
+    @pytest.hookimpl(trylast=True)
+    def pytest_runbook_finish(self, session: pytest.Session, run: Run, exitstatus: int) -> None:
         session.config.stash[metadata_key].update(self.header())
 
     def pytest_terminal_summary(self, terminalreporter) -> None:

@@ -67,10 +67,47 @@ class StepState:
     earlier: str | None = None
     # Command transcript entries, shown as the step's extra in the report.
     entries: list[dict] = field(default_factory=list)
+    # --dry-run: a verification step whose assertion failed because the changes it verifies
+    # were not made (engine/dryrun.py); counted in the verdict, never a failure.
+    waits_for_changes: bool = False
 
     @property
     def id(self) -> str:
         return self.step.id if self.step else self.nodeid.rsplit("::", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a run ended, as a value: never parsed back from its words.
+
+    >>> Verdict("HALTED", "upgrade HALTED after u05", ("u05: SAK-869.sql failed",)).ok
+    False
+    """
+
+    # GO, NO-GO (the go/no-go); PASSED, HALTED, FAILED, STOPPED, INTERRUPTED, DRY RUN (a
+    # procedure); RUNNING until the session ends.
+    kind: str
+    # The one line said on the console, in the journal, the record's banner and the channel.
+    summary: str
+    # Why, beyond the summary, one line each (the failed steps' reasons): the record's banner
+    # shows them after it.
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether the session may exit 0: a failure, a halt, a NO-GO or an interruption may not."""
+        return self.kind in OK_KINDS
+
+    def fields(self) -> dict:
+        """For the journal's `run_end` (the record reads these, not the words)."""
+        return {"verdict": self.summary, "kind": self.kind, "reasons": list(self.reasons)}
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+OK_KINDS = ("GO", "PASSED", "STOPPED", "DRY RUN")
+RUNNING = Verdict("RUNNING", "running")
 
 
 @dataclass
@@ -102,8 +139,9 @@ class Run:
     base: Path | None = None
     # Manual steps approved: {"step", "operator", "how", "at"}.
     approvals: list[dict] = field(default_factory=list)
-    # "PASSED ...", "HALTED after u05 ...": set when the session ends.
-    verdict: str = "running"
+    # Judged once when the session ends (`conclude`; the go/no-go's in checks/conftest.py),
+    # then read by the console, the journal and record, the channel and the exit status.
+    verdict: Verdict = field(default_factory=lambda: RUNNING)
     # git revision of the runbook, for the record.
     revision: str = "unknown"
     # --dry-run: the inventory's hosts are in check mode (see remote.Host.check_mode).
@@ -187,29 +225,45 @@ def base_path(run: Run) -> Path:
 SUFFIXES = (".html", ".xml", ".jsonl")
 
 
-def verdict(run: Run, exitstatus: int) -> str:
-    """One line for the report header and the journal's end."""
-    states = [s for s in run.steps()]
-    failed = [s.id for s in states if s.outcome == "failed"]
+def conclude(run: Run, exitstatus: int) -> Verdict:
+    """The run's verdict, judged once when the session ends; later callers read that value (a
+    go/no-go replaces it with its own, judged by the checks, before the journal ends)."""
+    if run.verdict is RUNNING:
+        run.verdict = judge(run, exitstatus)
+    return run.verdict
+
+
+def judge(run: Run, exitstatus: int) -> Verdict:
+    """A procedure's verdict, from its steps' outcomes (the one place it is worked out)."""
+    states = run.steps()
+    failed = [s for s in states if s.outcome == "failed"]
     interrupted = [s.id for s in states if s.outcome == "interrupted"]
     not_run = [s.id for s in states if s.outcome == "not run"]
+    reasons = tuple(f"{s.id}: {s.reason}" for s in failed if s.reason)
     prefix = "DRY RUN, nothing changed: " if run.dry_run else ""
     if run.halted_after:
         text = ", ".join(f"{p} HALTED after {i}" for p, i in run.halted_after.items())
+        kind = "HALTED"
     elif failed:
-        text = f"FAILED: {', '.join(failed)}"
+        text, kind = f"FAILED: {', '.join(s.id for s in failed)}", "FAILED"
     elif run.stopped_after and not interrupted:
         done = sum(s.outcome in ("passed", "skipped") and not _until_skip(s) for s in states)
         after = ", ".join(f"{p} after {i}" for p, i in run.stopped_after.items())
         text = f"STOPPED as asked (--until): {after}; {done} of {len(states)} steps done"
+        kind = "STOPPED"
     elif interrupted or exitstatus == pytest.ExitCode.INTERRUPTED or not_run:
         text = f"INTERRUPTED during {', '.join(interrupted) or '-'}; not run: {', '.join(not_run)}"
+        kind = "INTERRUPTED"
+    elif run.dry_run:
+        # Imported here: pytest imports its plugin modules itself, in plugin.py's order.
+        from runbooklib.engine.dryrun import summary
+
+        return Verdict("DRY RUN", summary(states))
     else:
         done = sum(s.outcome in ("passed", "skipped") for s in states)
         things = "checks" if all(s.procedure == "checks" for s in states) else "steps"
-        text = f"PASSED: {done} of {len(states)} {things} done"
-    run.verdict = prefix + text
-    return run.verdict
+        text, kind = f"PASSED: {done} of {len(states)} {things} done", "PASSED"
+    return Verdict(kind, prefix + text, reasons)
 
 
 def _until_skip(state: StepState) -> bool:

@@ -283,8 +283,17 @@ _WORDS = (
 )
 
 
+# The banner's colour for each kind of the engine's verdict (engine/run.py Verdict).
+_CSS = {"GO": "rb-ok", "PASSED": "rb-ok", "DRY RUN": "rb-dry", "STOPPED": "rb-warn"}
+
+
 def verdict_of(view: RunView) -> Verdict:
-    """The banner: from the step outcomes and the run's end, as values."""
+    """The banner: the run's own verdict, as the journal's end holds it (a journal written
+    before verdicts were values: from the step outcomes and the run's end)."""
+    if view.end and view.end.get("kind"):
+        end, why = view.end, "; ".join(view.end.get("reasons") or [])
+        line = f"{end['verdict']}. {why}" if why else end["verdict"]
+        return Verdict(end["kind"], _CSS.get(end["kind"], "rb-bad"), line)
     if view.procedure == "checks":
         return _go_no_go(view)
     line = view.end["verdict"] if view.end else "INTERRUPTED: the run stopped without an end"

@@ -196,6 +196,19 @@ def late(state: StepState) -> str:
     return lateness(state.planned, state.started)
 
 
+# How the operator is told that the run is ahead of its plan, the one time it is said.
+AHEAD = ", ahead of the plan (said once)"
+
+
+def early_once(said: str, was_early: bool) -> str:
+    """A step's lateness as the console and the planned-vs-actual table say it: a run ahead of
+    its plan (a rehearsal, 240 min early) says so at the first early step, then nothing until a
+    step is on time or late again; not the same earliness on every line."""
+    if not said.endswith("early"):
+        return said
+    return "" if was_early else said + AHEAD
+
+
 def projected_end(run: Run, state: StepState, at: dt.datetime) -> dt.datetime:
     """When the rest of this step's procedure ends if it starts at `at` and keeps to the plan."""
     rest = run.window.last_minute[state.procedure] - state.step.minute
@@ -273,10 +286,14 @@ class WindowWatch:
         if not started and not run.window.warnings:
             return
         tr.write_sep("-", f"window {run.window.describe()}: planned vs actual")
+        was_early = False
         for s in started:
-            actual = f"{s.started:%H:%M:%S}" if s.outcome != "skipped" else "-"
-            shown = late(s) if s.outcome != "skipped" else s.reason
-            tr.write_line(f"{s.id:<5} planned {s.planned:%H:%M}  actual {actual:<8}  {shown}")
+            actual, shown = "-", s.reason
+            if s.outcome != "skipped":
+                actual, said = f"{s.started:%H:%M:%S}", late(s)
+                shown, was_early = early_once(said, was_early), said.endswith("early")
+            line = f"{s.id:<5} planned {s.planned:%H:%M}  actual {actual:<8}  {shown}"
+            tr.write_line(line.rstrip())
         for text in run.window.warnings:
             tr.write_line(f"WARNING window: {text}", yellow=True)
 

@@ -44,7 +44,7 @@ def test_dry_run_shows_commands_per_host_and_runs_none(project):
     (command,) = events(journal, "command")
     assert command["step"] == "u01" and command["host"] == "stubing" and command["dry_run"]
     report = unescape(project.reports(".html")[-1].read_text())
-    assert "DRY RUN, nothing changed" in report
+    assert "DRY RUN: 1 steps would change, 1 unchanged; 0 verification steps" in report
     assert "shutdown.sh (dry run: not run)" in report
 
 

@@ -4,9 +4,12 @@ window, or the latest time to start the fallback is near or past, saying that ti
 from __future__ import annotations
 
 import datetime as dt
+import re
 from html import unescape
 
 from runbook_project import events
+
+from runbooklib.engine.window import early_once
 
 WINDOW = """
 all:
@@ -145,3 +148,51 @@ def test_bad_window_start_is_a_usage_error(project):
 
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: --window-start 8 o'clock: give HH:MM or now"])
+
+
+REHEARSAL = """
+@step("u01", at="08:10", owner="Jon")
+def test_u01(inventory):
+    '''Block.'''
+
+@step("u02", at="08:20", owner="Jon")
+def test_u02(inventory):
+    '''Back up.'''
+
+@step("u03", at="08:30", owner="Jon")
+def test_u03(inventory):
+    '''Upgrade.'''
+"""
+
+
+def test_the_planned_vs_actual_table_says_a_rehearsals_earliness_once(project):
+    project.inventory(WINDOW)
+    project.procedure("upgrade", REHEARSAL)
+
+    # Opened now: every step starts 10, 20, 30 minutes ahead of its plan.
+    result = project.run("-k", "upgrade", "--window-start", "now")
+
+    result.assert_outcomes(passed=3)
+    out = result.stdout.str()
+    table = out[out.index("planned vs actual") :].splitlines()[1:4]
+    assert re.fullmatch(
+        r"u01   planned \d\d:\d\d  actual \d\d:\d\d:\d\d  (9|10) min early, ahead of the plan "
+        r"\(said once\)",
+        table[0],
+    ), table
+    assert re.fullmatch(r"u02   planned \d\d:\d\d  actual \d\d:\d\d:\d\d", table[1]), table
+    assert re.fullmatch(r"u03   planned \d\d:\d\d  actual \d\d:\d\d:\d\d", table[2]), table
+
+
+def test_earliness_is_said_again_after_a_step_on_time_or_late():
+    said, shown, was_early = ["30 min early", "29 min early", "on time", "2 min early"], [], False
+    for text in said:
+        shown.append(early_once(text, was_early))
+        was_early = text.endswith("early")
+
+    assert shown == [
+        "30 min early, ahead of the plan (said once)",
+        "",
+        "on time",
+        "2 min early, ahead of the plan (said once)",
+    ]
