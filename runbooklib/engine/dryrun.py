@@ -40,7 +40,7 @@ class DryRun:
         self.config = config
 
     def _run(self):
-        from runbooklib.engine.run import RUN  # run.py imports this module's summary
+        from runbooklib.engine.run import RUN
 
         return self.config.stash.get(RUN, None)
 
@@ -74,26 +74,6 @@ def waits_for_changes(step, call: pytest.CallInfo) -> bool:
         and call.when == "call"
         and call.excinfo is not None
         and call.excinfo.errisinstance(AssertionError)
-    )
-
-
-def would_change(state) -> bool:
-    """A step whose actions said they would change something, or recorded a command to run."""
-    return any(
-        (e["event"] == "note" and e.get("changed"))
-        or (e["event"] == "command" and e.get("dry_run"))
-        for e in state.entries
-    )
-
-
-def summary(states: list) -> str:
-    """The verdict of a dry run in which nothing real failed (see the module's docstring)."""
-    waiting = [s for s in states if s.waits_for_changes]
-    changing = [s for s in states if not s.waits_for_changes and would_change(s)]
-    unchanged = len(states) - len(waiting) - len(changing)
-    return (
-        f"DRY RUN: {len(changing)} steps would change, {unchanged} unchanged; "
-        f"{len(waiting)} verification steps cannot pass before the changes"
     )
 
 

@@ -255,15 +255,32 @@ def judge(run: Run, exitstatus: int) -> Verdict:
         text = f"INTERRUPTED during {', '.join(interrupted) or '-'}; not run: {', '.join(not_run)}"
         kind = "INTERRUPTED"
     elif run.dry_run:
-        # Imported here: pytest imports its plugin modules itself, in plugin.py's order.
-        from runbooklib.engine.dryrun import summary
-
-        return Verdict("DRY RUN", summary(states))
+        return Verdict("DRY RUN", dry_run_summary(states))
     else:
         done = sum(s.outcome in ("passed", "skipped") for s in states)
         things = "checks" if all(s.procedure == "checks" for s in states) else "steps"
         text, kind = f"PASSED: {done} of {len(states)} {things} done", "PASSED"
     return Verdict(kind, prefix + text, reasons)
+
+
+def would_change(state) -> bool:
+    """A step whose actions said they would change something, or recorded a command to run."""
+    return any(
+        (e["event"] == "note" and e.get("changed"))
+        or (e["event"] == "command" and e.get("dry_run"))
+        for e in state.entries
+    )
+
+
+def dry_run_summary(states: list) -> str:
+    """The verdict of a dry run in which nothing real failed (see the module's docstring)."""
+    waiting = [s for s in states if s.waits_for_changes]
+    changing = [s for s in states if not s.waits_for_changes and would_change(s)]
+    unchanged = len(states) - len(waiting) - len(changing)
+    return (
+        f"DRY RUN: {len(changing)} steps would change, {unchanged} unchanged; "
+        f"{len(waiting)} verification steps cannot pass before the changes"
+    )
 
 
 def _until_skip(state: StepState) -> bool:

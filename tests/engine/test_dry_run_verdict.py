@@ -8,8 +8,8 @@ from html import unescape
 import pytest
 from runbook_project import events
 
-from runbooklib.engine.dryrun import summary
 from runbooklib.engine.run import StepState, Verdict
+from runbooklib.engine.run import dry_run_summary as summary
 
 # u01 would change (a command recorded, not run), u02 changes nothing, u03 verifies u01's
 # change and so cannot pass before it. 192.0.2.250 answers no ssh: nothing here reaches a host.
