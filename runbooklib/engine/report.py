@@ -72,6 +72,8 @@ class Detail:
     commands: dict[str, list]
     differs: list[str] = field(default_factory=list)
     compared_with: str = ""
+    # A check's observations: host, expected, actual, ok (engine/evidence.py).
+    evidence: list[dict] = field(default_factory=list)
 
 
 def hm(t: dt.datetime | None) -> str:
@@ -152,6 +154,12 @@ def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]
                 commands=commands(view, s),
                 differs=info.differs if info else [],
                 compared_with=info.run if info else "",
+                evidence=[
+                    {k: str(e.get(k) or "") for k in ("host", "expected", "actual")}
+                    | {"ok": str(e.get("ok")) == "True"}
+                    for e in s.entries
+                    if e["event"] == "evidence"
+                ],
             )
         )
     dedupe(out)

@@ -52,6 +52,8 @@ class StepView:
     reason: str = ""
     duration: float | None = None
     doc: str = ""
+    # A check's impact if it fails: "critical: what breaks" (its `impact` line).
+    impact: str = ""
     entries: list[dict] = field(default_factory=list)
 
     @property
@@ -162,6 +164,9 @@ def parse(events: list[dict]) -> RunView:
             step.duration = number(e.get("duration"))
             if e.get("done_earlier") not in (None, "None"):
                 step.reason = f"done earlier at {e['done_earlier']}"
+        elif kind == "impact":
+            why = e.get("why") or ""
+            step.impact = f"{e.get('level')}: {why}" if why else str(e.get("level"))
         else:
             step.entries.append(e)
     view.steps = list(steps.values())
