@@ -46,8 +46,10 @@ def text(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if type(value).__str__ is not object.__str__:
+        return str(value)  # a value that says itself (a host: its name)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return ", ".join(f"{k} {text(v)}" for k, v in value.items())
     if isinstance(value, set | frozenset):
@@ -89,21 +91,26 @@ class Evidence:
         value (None: exactly what was expected, since it asserts that) or its failure's first
         line. The failures, one line per host, as `in_parallel` gives them."""
 
-        def one(host) -> str | None:
+        def one(host) -> tuple[object, str | None]:
             try:
-                found = probe(host)
+                return probe(host), None
             except Exception as exc:  # noqa: BLE001 - recorded and returned, never swallowed
-                said = _first_line(exc)
-                self(expected, said, host, ok=False)
-                return said if said.startswith(f"{host}:") else f"{host}: {said}"
-            self(expected, expected if found is None else found, host)
-            return None
+                return None, _first_line(exc)
 
         hosts = list(hosts)
         if not hosts:
             return []
         with ThreadPoolExecutor(max_workers=min(workers, len(hosts))) as pool:
-            return [r for r in pool.map(one, hosts) if r]
+            done = list(pool.map(one, hosts))
+        failures = []
+        for host, (found, error) in zip(hosts, done, strict=True):  # in the hosts' order
+            if error is None:
+                self(expected, expected if found is None else found, host)
+                continue
+            # The host is named beside it in the record; the failure line names it for the rest.
+            self(expected, error.removeprefix(f"{host}: "), host, ok=False)
+            failures.append(error if error.startswith(f"{host}:") else f"{host}: {error}")
+        return failures
 
     @contextlib.contextmanager
     def proof(self, expected: object, hosts: Iterable = ()) -> Iterator[None]:

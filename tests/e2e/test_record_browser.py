@@ -355,3 +355,22 @@ def test_the_console_and_both_records_say_the_same(made, checks):
         lines, head = re.search(r"OK (\d+) lines, head (\w+)", verified).groups()
         shown = record.fact("Journal chain head")
         assert shown == f"line {lines}: {head}"
+
+
+def test_every_check_shows_its_title_impact_and_evidence(checks):
+    page = checks.page
+    sections = page.split('<section><h3 id="step-')[1:]
+    names = [s.split('"', 1)[0] for s in sections]
+    assert len(names) >= 9 and all(n.startswith("test_") for n in names), names
+    for name, section in zip(names, sections, strict=True):
+        heading = section.split("</h3>", 1)[0]
+        assert "::" not in heading and " test_" not in heading, heading  # the docstring's words
+        assert "; impact " in section, name
+        rows = section.count('<tr class="passed">') + section.count('<tr class="failed">')
+        assert rows and "<th>Expected</th><th>Actual</th>" in section, name
+    # Health, which recorded nothing before: what each node answered (or why it failed).
+    health = sections[names.index("test_health_of_every_node")]
+    for node in ("stubing", "walton"):
+        (row,) = re.findall(rf"<td>{node}</td><td>(version [^<]*)</td><td>([^<]+)</td>", health)
+        expected, actual = row
+        assert actual != expected and ("version" in actual or "unhealthy" in actual), actual

@@ -59,6 +59,15 @@ def test_evidence_is_plain_text_never_a_repr():
     assert text({"rows": 3, "checksum": "39"}) == "rows 3, checksum 39"
     assert text({22, 8443}) == "22, 8443" and text([]) == "none" and text(None) == ""
 
+    @dataclasses.dataclass
+    class Host:
+        name: str
+
+        def __str__(self) -> str:
+            return self.name
+
+    assert text(Host("stubing")) == "stubing"
+
 
 CONFTEST = """
 from runbooklib.engine import evidence as _evidence
@@ -113,7 +122,7 @@ def test_the_checks_record_shows_title_impact_expected_actual_per_host_and_verdi
     seen = events(journal, "evidence", step="test_release")
     assert {(e["host"], e["actual"], e["ok"]) for e in seen} == {
         ("stubing", "tag prod-003, version 2.4.1", True),
-        ("walton", "walton: deployed 2.4.0 with ********", False),
+        ("walton", "deployed 2.4.0 with ********", False),
     }
     assert events(journal, "impact", step="test_log")[0]["level"] == "high"
     (html,) = project.reports(".html")
