@@ -3,11 +3,14 @@
 A renderer returns a `Block`; templates/record.html.j2 draws it by its `shape`: `fields` (a
 table whose values may be text, lists or mappings, drawn as lists and tables, never as a
 Python repr and never cut), `diff` (a unified diff, a line per row) or `catalina` (the known
-issues a log scan allowed). A kind with no renderer of its own gets `fields`.
+issues a log scan allowed). A kind with no renderer of its own gets `fields`. Whatever its
+kind, an artifact's `content` (the firewall rules put in place, a config file as edited,
+redacted) is shown whole, collapsed, once per distinct text (report.dedupe).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +30,16 @@ class Block:
     allowed: list[dict] = field(default_factory=list)  # catalina: known issue, line, why, expires
     errors: list[str] = field(default_factory=list)
     note: str = ""
+    content: str = ""  # the text itself, whole (wrapped, never cut)
+    # Never repeated: the first block with a text shows it under `content_id`; a later one
+    # with the same text names that first one in `content_seen` (report.dedupe).
+    content_id: str = ""
+    content_seen: str = ""
+
+    @property
+    def content_sha256(self) -> str:
+        """The digest of the text as recorded: a command's stdin with the same one sent it."""
+        return hashlib.sha256(self.content.encode()).hexdigest() if self.content else ""
 
 
 @dataclass
@@ -55,8 +68,9 @@ def columns(value: object, key: str = "") -> object:
 def render(view: RunView, e: dict) -> Block:
     kind = str(e.get("kind"))
     data = {k: v for k, v in e.items() if k not in _BOOKKEEPING}
+    content = data.pop("content", None)
     data = {k: columns(v, k) for k, v in data.items()}
-    block = Block(kind=kind, where=str(e.get("where")))
+    block = Block(kind=kind, where=str(e.get("where")), content=str(content or ""))
     if "diff" in data:
         return diff_block(block, data)
     return RENDERERS.get(kind, fields_block)(view, block, data)

@@ -107,12 +107,25 @@ def facts(view: RunView, journal: str = "") -> list[tuple[str, str]]:
 
 
 def dedupe(details: list[Detail]) -> None:
-    """Each command's text, and each output, in full once: later ones link to the first."""
+    """Each command's text, each output and each artifact's content in full once: later ones
+    link to the first. A command whose stdin is an artifact's content links to it."""
     commands: dict[str, str] = {}
     outputs: dict[str, str] = {}
+    contents: dict[str, str] = {}
+    by_digest: dict[str, str] = {}
+    for d in details:
+        for kind, block in d.items:
+            if kind != "artifact" or not block.content:
+                continue
+            if block.content in contents:
+                block.content_seen = contents[block.content]
+            else:
+                block.content_id = contents[block.content] = f"txt{len(contents) + 1}"
+                by_digest[block.content_sha256] = block.content_id
     for d in details:
         for cmds in d.commands.values():
             for c in cmds:
+                c.stdin_content = by_digest.get(c.stdin.rpartition("sha256 ")[2], "")
                 if c.command in commands:
                     c.seen = commands[c.command]
                 else:

@@ -36,6 +36,8 @@ class CommandView:
     seen: str = ""
     output_id: str = ""
     output_seen: str = ""
+    # The artifact whose content is exactly what went in on stdin (its id), when there is one.
+    stdin_content: str = ""
 
 
 @dataclass

@@ -403,3 +403,50 @@ def test_the_checks_timeline_has_a_labelled_axis_and_its_legend_only_what_is_dra
 def test_no_rehearsal_column_without_a_lab_run_to_compare_with():
     assert "<th>Rehearsal</th>" not in report.record_html(_run(), rehearsal=iter([]))
     assert "<th>Rehearsal</th>" in report.record_html(_run(), rehearsal=[("r.jsonl", _run())])
+
+
+def test_stdin_content_is_shown_whole_once_and_each_sender_links_to_it():
+    import hashlib
+
+    rules = (
+        "*filter\n:SMARTSITE-IN - [0:0]\n"
+        + "".join(
+            f"-A SMARTSITE-IN -s 198.51.100.{n}/32 -p tcp -m tcp --dport 8443 -j ACCEPT\n"
+            for n in range(40)
+        )
+        + "COMMIT\n"
+    )
+    digest = hashlib.sha256(rules.encode()).hexdigest()
+    events = _run()
+    for t, node in (("08:00:08", "stubing"), ("08:00:09", "walton")):
+        path = f"/var/backups/smartsite-firewall/{node}/smartsite-maintenance-filter.rules"
+        events.insert(
+            -12,
+            {
+                "t": f"2007-08-18T{t}+00:00",
+                "event": "command",
+                "step": "u01",
+                "host": node,
+                "command": f't=$(mktemp) && cat > "$t" && mv -fT "$t" {path}',
+                "rc": 0,
+                "stdin": f"{len(rules)} bytes, sha256 {digest}",
+            },
+        )
+        events.insert(
+            -12,
+            {
+                "t": f"2007-08-18T{t}+00:00",
+                "event": "artifact",
+                "step": "u01",
+                "kind": "firewall-rules",
+                "where": f"{node}:{path}",
+                "sha256": digest,
+                "content": rules,
+            },
+        )
+    page = report.record_html(events)
+
+    assert page.count("198.51.100.39/32") == 1  # the rules whole, once for both nodes
+    assert '<details id="txt1"><summary>content (43 lines, txt1)</summary><pre>*filter\n' in page
+    assert 'content: the same as <a href="#txt1">txt1</a>' in page
+    assert page.count(f'sha256 {digest} (<a href="#txt1">txt1</a>)') == 2  # each upload
