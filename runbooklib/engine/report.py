@@ -113,15 +113,35 @@ def dedupe(details: list[Detail]) -> None:
     outputs: dict[str, str] = {}
     contents: dict[str, str] = {}
     by_digest: dict[str, str] = {}
+    # File name -> (text, id) of its latest text shown: an edit of it is that text and a diff.
+    files: dict[str, tuple[str, str]] = {}
+    values: dict[str, str] = {}
     for d in details:
         for kind, block in d.items:
-            if kind != "artifact" or not block.content:
+            if kind != "artifact":
+                continue
+            for name, value in block.fields:
+                if isinstance(value, str | int | float | bool) or value is None:
+                    continue  # a word or a number: repeating it costs less than a link
+                key = repr(value)  # a key only, never shown
+                if key in values:
+                    block.seen[name] = values[key]
+                else:
+                    block.ids[name] = values[key] = f"val{len(values) + 1}"
+            if not block.content:
                 continue
             if block.content in contents:
                 block.content_seen = contents[block.content]
-            else:
-                block.content_id = contents[block.content] = f"txt{len(contents) + 1}"
-                by_digest[block.content_sha256] = block.content_id
+                continue
+            block.content_id = contents[block.content] = f"txt{len(contents) + 1}"
+            by_digest[block.content_sha256] = block.content_id
+            name = block.where.rpartition("/")[2]
+            earlier = files.get(name)
+            if block.shape == "diff" and earlier:
+                edit = "\n".join(line for _, line in block.diff) + "\n"
+                if artifacts.patched(earlier[0], edit) == block.content:
+                    block.content_base = earlier[1]
+            files[name] = (block.content, block.content_id)
     for d in details:
         for cmds in d.commands.values():
             for c in cmds:

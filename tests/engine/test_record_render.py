@@ -450,3 +450,51 @@ def test_stdin_content_is_shown_whole_once_and_each_sender_links_to_it():
     assert '<details id="txt1"><summary>content (43 lines, txt1)</summary><pre>*filter\n' in page
     assert 'content: the same as <a href="#txt1">txt1</a>' in page
     assert page.count(f'sha256 {digest} (<a href="#txt1">txt1</a>)') == 2  # each upload
+
+
+def test_an_edit_of_a_config_file_shown_before_is_that_text_and_its_diff():
+    from runbooklib.engine import artifacts
+
+    synced = "".join(f"key{n}=value{n}\n" for n in range(30)) + "auto.ddl=false\n"
+    edited = synced.replace("auto.ddl=false", "auto.ddl=true")
+    diff = (
+        "--- sakai.properties (before)\n+++ sakai.properties (after)\n@@ -27,4 +27,4 @@\n"
+        " key27=value27\n key28=value28\n key29=value29\n-auto.ddl=false\n+auto.ddl=true\n"
+    )
+    assert artifacts.patched(synced, diff) is None  # its hunk is off by one line: no claim
+    diff = diff.replace("@@ -27,4 +27,4 @@", "@@ -28,4 +28,4 @@")
+    assert artifacts.patched(synced, diff) == edited
+    events = _run()
+    where = "stubing:/sakai/sakai.properties"
+    for t, content, change in (("08:00:08", synced, ""), ("08:00:09", edited, diff)):
+        events.insert(
+            -12,
+            {
+                "t": f"2007-08-18T{t}+00:00",
+                "event": "artifact",
+                "step": "u01",
+                "kind": "config-diff",
+                "where": where,
+                "diff": change,
+                "content": content,
+            },
+        )
+    tables = {f"T{n}": {"checksum": str(n), "rows": n} for n in range(5)}
+    for step in ("u01", "u02"):
+        events.insert(
+            -2,
+            {
+                "t": "2007-08-18T08:10:20+00:00",
+                "event": "artifact",
+                "step": step,
+                "kind": "db-checksums",
+                "where": "caje:sakai",
+                "checksums": tables,
+            },
+        )
+    page = report.record_html(events)
+
+    assert page.count("key17=value17") == 1  # the text whole once, the edit as its diff
+    assert 'content (txt2): <a href="#txt1">txt1</a> with the diff below' in page
+    assert page.count("<td>T4</td><td>4</td><td>4</td>") == 1
+    assert '<th>checksums</th><td class="muted">the same as <a href="#val' in page
