@@ -107,8 +107,10 @@ def facts(view: RunView, journal: str = "") -> list[tuple[str, str]]:
 
 
 def dedupe(details: list[Detail]) -> None:
-    """Each command's text, each output and each artifact's content in full once: later ones
-    link to the first. A command whose stdin is an artifact's content links to it."""
+    """Each command's text, each output and each artifact's content or table in full once:
+    later ones link to the first (ids: c12 a command, o3 an output, t2 a text, v1 a table;
+    short, since a rehearsal's record holds hundreds of them). A command whose stdin is an
+    artifact's content links to it."""
     commands: dict[str, str] = {}
     outputs: dict[str, str] = {}
     contents: dict[str, str] = {}
@@ -127,13 +129,13 @@ def dedupe(details: list[Detail]) -> None:
                 if key in values:
                     block.seen[name] = values[key]
                 else:
-                    block.ids[name] = values[key] = f"val{len(values) + 1}"
+                    block.ids[name] = values[key] = f"v{len(values) + 1}"
             if not block.content:
                 continue
             if block.content in contents:
                 block.content_seen = contents[block.content]
                 continue
-            block.content_id = contents[block.content] = f"txt{len(contents) + 1}"
+            block.content_id = contents[block.content] = f"t{len(contents) + 1}"
             by_digest[block.content_sha256] = block.content_id
             name = block.where.rpartition("/")[2]
             earlier = files.get(name)
@@ -149,13 +151,13 @@ def dedupe(details: list[Detail]) -> None:
                 if c.command in commands:
                     c.seen = commands[c.command]
                 else:
-                    c.id = commands[c.command] = f"cmd{len(commands) + 1}"
+                    c.id = commands[c.command] = f"c{len(commands) + 1}"
                 if not c.output:
                     continue
                 if c.output in outputs:
                     c.output_seen = outputs[c.output]
                 else:
-                    c.output_id = outputs[c.output] = f"out{len(outputs) + 1}"
+                    c.output_id = outputs[c.output] = f"o{len(outputs) + 1}"
 
 
 def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]:

@@ -15,7 +15,7 @@ from runbooklib.engine.timefmt import duration, lateness
 
 # Outputs (and only outputs) are bounded: this many lines from the start and from the end, a
 # count of the rest, and a line longer than LINE_CHARS cut (a JSON blob, a classpath).
-HEAD, TAIL = 3, 3
+HEAD, TAIL = 2, 2
 LINE_CHARS = 160
 
 

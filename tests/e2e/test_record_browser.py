@@ -408,5 +408,5 @@ def test_the_firewall_rules_and_config_edits_are_in_the_journal_and_shown_once(m
     page = made.page
     for content in {*maintenance.values(), *(e["content"] for e in configs)}:
         assert page.count(html.escape(content, quote=False)) == 1  # whole, and only once
-    uploads = re.findall(r"stdin \d+ bytes, sha256 \w+ \(<a href=\"#(txt\d+)\">", page)
+    uploads = re.findall(r"stdin \d+ bytes, sha256 \w+ \(<a href=\"#(t\d+)\">", page)
     assert len(uploads) >= len(rules)  # each upload of rules links to the text it sent

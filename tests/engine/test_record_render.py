@@ -324,7 +324,7 @@ def test_commands_in_full_with_start_duration_and_stdin_never_repeated():
     assert f"$ {long}</pre>" in page  # whole, its quotes as they are, wrapped by CSS
     assert page.count("COL199") == 1  # the second run of it links to the first
     assert "08:10:08.5" not in page and "<i>08:10:08, 1.5 s, stdin 1089 bytes, sha256 " in page
-    assert '<a href="#cmd' in page and "characters) ..." not in page
+    assert '<a href="#c' in page and "characters) ..." not in page
 
 
 def test_one_lateness_rounding_and_one_duration_format():
@@ -447,9 +447,9 @@ def test_stdin_content_is_shown_whole_once_and_each_sender_links_to_it():
     page = report.record_html(events)
 
     assert page.count("198.51.100.39/32") == 1  # the rules whole, once for both nodes
-    assert '<details id="txt1"><summary>content (43 lines, txt1)</summary><pre>*filter\n' in page
-    assert 'content: the same as <a href="#txt1">txt1</a>' in page
-    assert page.count(f'sha256 {digest} (<a href="#txt1">txt1</a>)') == 2  # each upload
+    assert '<details id="t1"><summary>content (43 lines, t1)</summary><pre>*filter\n' in page
+    assert 'content: the same as <a href="#t1">t1</a>' in page
+    assert page.count(f'sha256 {digest} (<a href="#t1">t1</a>)') == 2  # each upload
 
 
 def test_an_edit_of_a_config_file_shown_before_is_that_text_and_its_diff():
@@ -495,6 +495,6 @@ def test_an_edit_of_a_config_file_shown_before_is_that_text_and_its_diff():
     page = report.record_html(events)
 
     assert page.count("key17=value17") == 1  # the text whole once, the edit as its diff
-    assert 'content (txt2): <a href="#txt1">txt1</a> with the diff below' in page
+    assert 'content (t2): <a href="#t1">t1</a> with the diff below' in page
     assert page.count("<td>T4</td><td>4</td><td>4</td>") == 1
-    assert '<th>checksums</th><td class="muted">the same as <a href="#val' in page
+    assert '<th>checksums</th><td class="muted">the same as <a href="#v' in page
