@@ -1,10 +1,14 @@
 """Each check's evidence, as InSpec shows a control: what it expected, what each host showed,
 and the impact of its failure.
 
-    @pytest.mark.impact("critical", "the public would be served the wrong release")
+    @pytest.mark.impact("critical", "users would get a mix of releases, or the wrong one")
     def test_release_on_every_node(hosts, expected, evidence):
-        '''Every app node runs the expected release.'''
-        failures = evidence.each(hosts, lambda n: release.deployed_tag(n), expected="2.4.1")
+        '''Every app node runs the expected release (its tag and version).'''
+        tag, version = expected
+        failures = evidence.each(
+            hosts, lambda n: release.assert_deployed(n, tag, version), expected=f"{tag} ({version})"
+        )
+        assert not failures, "; ".join(failures)
 
 `evidence(expected, actual, host=...)` records one observation; `evidence.each(hosts, probe,
 expected)` asks every host at once (like `in_parallel`) and records what each one showed: what
