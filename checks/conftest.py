@@ -23,6 +23,8 @@ import pytest
 
 from runbooklib.actions import inputs, secrets
 from runbooklib.actions.common import ActionError
+from runbooklib.engine import evidence as _evidence
+from runbooklib.engine.evidence import evidence, impact  # noqa: F401 - every check's fixtures
 from runbooklib.engine.follow import why
 from runbooklib.engine.plugin import PHASES
 from runbooklib.engine.run import RUN, Verdict
@@ -39,6 +41,7 @@ _verdict_key = pytest.StashKey[Verdict]()
 def pytest_configure(config):
     for phase in PHASES:
         config.addinivalue_line("markers", f"{phase}: go/no-go check of the `{phase}` phase")
+    config.addinivalue_line("markers", _evidence.MARKER)
 
 
 def pytest_collection_modifyitems(config, items):

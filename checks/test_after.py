@@ -1,7 +1,8 @@
 """After the upgrade (or the fallback): is the cluster fit to be open to the public?
 
 The default phase of `pytest checks/`. Which release is expected: `--expect upgrade` (default)
-or `--expect fallback`.
+or `--expect fallback`. Each check records what it expected and what each host showed, and the
+impact of its failure (`evidence`, `impact`: runbooklib/engine/evidence.py).
 """
 
 from __future__ import annotations
@@ -18,72 +19,130 @@ from runbooklib.actions import (
     surface,
     tomcat,
 )
-from runbooklib.actions.common import in_parallel
 
 pytestmark = [pytest.mark.after, pytest.mark.hosts("app")]
 
 
-def test_release_on_every_node(hosts, expected):
+@pytest.mark.impact("critical", "users would get a mix of releases, or the wrong one")
+def test_release_on_every_node(hosts, expected, evidence):
+    """Every app node runs the expected release (its tag and version)."""
     tag, version = expected
-    failures = in_parallel(hosts, lambda n: release.assert_deployed(n, tag, version))
+    failures = evidence.each(
+        hosts, lambda n: release.assert_deployed(n, tag, version), expected=f"{tag} ({version})"
+    )
     assert not failures, "; ".join(failures)
 
 
+@pytest.mark.impact("critical", "the release would fail on a schema it does not know")
 @pytest.mark.hosts("db")
-def test_schema_upgraded(inventory, hosts, expect, repo):
+def test_schema_upgraded(inventory, hosts, expect, repo, evidence):
     """The database carries every change of the upgrade scripts (none of them after a fallback)."""
     db = hosts[0]
-    missing = database.missing_changes(db, inventory.vars["sql_scripts"], repo)
+    scripts = inventory.vars["sql_scripts"]
+    missing = database.missing_changes(db, scripts, repo)
     if expect == "upgrade":
+        want = f"every change of {', '.join(scripts)}"
+        found = f"lacks {', '.join(missing)}" if missing else want
+        evidence(want, found, db, ok=not missing)
         assert not missing, f"{db}: schema lacks {', '.join(missing)}"
     else:
+        want = f"none of the changes of {', '.join(scripts)} (all missing)"
+        found = f"lacks {', '.join(missing)}" if missing else "carries every change"
+        evidence(want, found, db, ok=bool(missing))
         assert missing, f"{db}: the schema still carries the upgrade's changes after the fallback"
 
 
-def test_config_equals_staging(hosts):
+@pytest.mark.impact("high", "a node would run with settings nobody reviewed (database, JMX)")
+def test_config_equals_staging(hosts, evidence):
     """Each node's sakai.properties, local.properties and setenv.sh equal the staging area's."""
-    failures = in_parallel(hosts, config.assert_node_equals)
+    failures = evidence.each(
+        hosts,
+        config.assert_node_equals,
+        expected="sakai.properties, local.properties and setenv.sh equal to the staging area's "
+        "(sha256)",
+    )
     assert not failures, "; ".join(failures)
 
 
-def test_catalina_out_clean_since_last_start(hosts, known):
-    failures = in_parallel(hosts, lambda n: tomcat.assert_clean_log(n, known))
+@pytest.mark.impact("high", "an error at start-up breaks a tool or the database for some users")
+def test_catalina_out_clean_since_last_start(hosts, known, evidence):
+    """catalina.out has no error line since Tomcat's last start, but those of a known issue."""
+    failures = evidence.each(
+        hosts,
+        lambda n: tomcat.assert_clean_log(n, known),
+        expected="no error line in catalina.out since the last start (known issues allowed)",
+    )
     assert not failures, "; ".join(failures)
 
 
-def test_health_of_every_node(hosts, expected):
+@pytest.mark.impact("critical", "users would get errors instead of the portal")
+def test_health_of_every_node(hosts, expected, evidence):
     """Version, login page and database status over HTTPS 8443, from the operator's machine."""
-    failures = in_parallel(hosts, lambda n: http.assert_healthy(n, expected[1]))
+    failures = evidence.each(
+        hosts,
+        lambda n: http.assert_healthy(n, expected[1]),
+        expected=f"version {expected[1]}, database ok, login page ok",
+    )
     assert not failures, "; ".join(failures)
 
 
-def test_firewall_in_public_mode(hosts):
-    failures = in_parallel(hosts, lambda n: firewall.assert_mode(n, "public"))
+@pytest.mark.impact("critical", "the public would still get the maintenance page, or JMX")
+def test_firewall_in_public_mode(hosts, evidence):
+    """Each node's firewall holds exactly the public mode's rules, hooked once, and no rollback
+    is armed."""
+    failures = evidence.each(
+        hosts,
+        lambda n: firewall.assert_mode(n, "public"),
+        expected="the public mode's rules in SMARTSITE-IN and SMARTSITE-PRE, each hooked once",
+    )
     assert not failures, "; ".join(failures)
 
 
-def test_public_gets_the_release_on_8443(inventory, hosts, expected):
+@pytest.mark.impact("critical", "some users would not reach the new release")
+def test_public_gets_the_release_on_8443(inventory, hosts, expected, evidence):
     """Every vantage host, the public included, gets the expected version from every node."""
     version = expected[1]
     for client in reach.clients(inventory):
         for node in hosts:
             got = reach.https_from(client, node)
-            assert got.status == 200 and got.version == version, (
+            ok = got.status == 200 and got.version == version
+            evidence(
+                f"200, version {version}",
+                f"{got.status}, version {got.version or 'none'}",
+                f"{client} to {node}:8443",
+                ok=ok,
+            )
+            assert ok, (
                 f"{client} gets {got.status} {got.version!r} from {node}:8443, expected {version}"
             )
 
 
-def test_jmx_9000_closed_to_public(inventory, hosts):
+@pytest.mark.impact("critical", "anyone could manage Tomcat over JMX")
+def test_jmx_9000_closed_to_public(inventory, hosts, evidence):
     """9000 stays closed to clients off allow_9000 (and open to JMX from the allow-list)."""
+    outsiders = reach.clients(inventory, "allow_9000", on=False)
+    evidence(
+        "a vantage host off allow_9000",
+        ", ".join(map(str, outsiders)) or "none in the inventory",
+        inventory.name,
+        ok=bool(outsiders),
+    )
     # Unproven is not closed: without a client off the allow-list this check is a NO-GO.
-    assert reach.clients(inventory, "allow_9000", on=False), (
+    assert outsiders, (
         f"inventory {inventory.name}: add a vantage host off allow_9000 (the `outsiders` group) "
         "to prove 9000 closed from outside"
     )
-    reach.assert_jmx_allow_list(inventory, hosts, heads=hosts[:1])  # app[0]: the head
+    with evidence.proof(
+        "9000 closed to clients off allow_9000; JMX from allow_9000 on the head node with the "
+        "password, refused without it",
+        hosts,
+    ):
+        reach.assert_jmx_allow_list(inventory, hosts, heads=hosts[:1])  # app[0]: the head
 
 
-def test_surface_only_declared_ports(inventory, hosts):
+@pytest.mark.impact("critical", "a service nobody declared would be open to the internet")
+def test_surface_only_declared_ports(inventory, hosts, evidence):
     """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
     lets that host reach in public mode; no listener on an undeclared port."""
-    surface.assert_surfaces(inventory, hosts, "public")
+    with evidence.proof("exactly the declared ports of public mode, from each vantage host", hosts):
+        surface.assert_surfaces(inventory, hosts, "public")

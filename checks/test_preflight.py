@@ -1,11 +1,14 @@
-"""Before the window: can the upgrade start? Read-only; `pytest checks/ --phase preflight`."""
+"""Before the window: can the upgrade start? Read-only; `pytest checks/ --phase preflight`.
+
+Each check records what it expected and what each host showed, and the impact of its failure
+(`evidence`, `impact`: runbooklib/engine/evidence.py).
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from runbooklib.actions import config, database, firewall, release
-from runbooklib.actions.common import in_parallel
 
 pytestmark = pytest.mark.preflight
 
@@ -13,77 +16,122 @@ pytestmark = pytest.mark.preflight
 @pytest.mark.during
 @pytest.mark.after
 @pytest.mark.hosts("app:db:vantage")
-def test_hosts_reachable(hosts):
+@pytest.mark.impact("critical", "a step would stop half-way on a host it cannot reach")
+def test_hosts_reachable(hosts, evidence):
     """Every host the procedures use answers over SSH (checked in parallel)."""
-    failures = in_parallel(hosts, lambda h: h.probe("true", timeout=20))
+
+    def answers(host) -> str:
+        return f"answers over SSH in {host.probe('true', timeout=20).duration:.2f} s"
+
+    failures = evidence.each(hosts, answers, expected="answers over SSH")
     assert not failures, "unreachable: " + "; ".join(failures)
 
 
 @pytest.mark.hosts("db")
-def test_backup_disk_room(hosts):
+@pytest.mark.impact("critical", "no backup to fall back to: the window could not be undone")
+def test_backup_disk_room(hosts, evidence):
     """The backup folder on the db host has room for a dump of the whole database, twice over."""
     db = hosts[0]
     need = database.size_bytes(db) * 2
     free = database.free_bytes(db)
+    where = db.vars["db_backup_dir"]
+    evidence(
+        f"{need // 1024} KiB free in {where} or more (twice the database)",
+        f"{free // 1024} KiB free",
+        db,
+        ok=free >= need,
+    )
     assert free >= need, (
-        f"{db}: {db.vars['db_backup_dir']} has {free // 1024} KiB free, "
-        f"needs {need // 1024} KiB (twice the database)"
+        f"{db}: {where} has {free // 1024} KiB free, needs {need // 1024} KiB (twice the database)"
     )
 
 
 @pytest.mark.hosts("app[0]")
-def test_release_tag_exists(inventory, hosts):
+@pytest.mark.impact("critical", "the upgrade, or its fallback, would have nothing to build")
+def test_release_tag_exists(inventory, hosts, evidence):
     """The release tag (and the fallback's) exists in Subversion, seen from the head node."""
     head = hosts[0]
     for tag in (inventory.vars["release_tag"], inventory.vars["fallback_tag"]):
-        assert release.tag_exists(head, tag), (
-            f"{inventory.vars['svn_url']}/{tag} not found from {head}"
-        )
+        url = f"{inventory.vars['svn_url']}/{tag}"
+        found = release.tag_exists(head, tag)
+        evidence(f"{url} exists", "found" if found else "not found", head, ok=found)
+        assert found, f"{url} not found from {head}"
 
 
-def test_sql_scripts_present(inventory, repo):
+@pytest.mark.impact("critical", "the schema upgrade would stop part-way")
+def test_sql_scripts_present(inventory, repo, evidence):
     """The upgrade scripts are in the repository, in order, and each changes the schema."""
     for name in inventory.vars["sql_scripts"]:
         path = repo / name
-        assert path.is_file() and path.stat().st_size, f"{path} missing or empty"
-        assert database.schema_changes(path.read_text()), f"{path}: no schema change recognised"
+        size = path.stat().st_size if path.is_file() else 0
+        changes = database.schema_changes(path.read_text()) if size else []
+        evidence(
+            "present, and changes the schema",
+            f"{size} bytes, {len(changes)} schema changes" if size else "missing or empty",
+            name,
+            ok=bool(size and changes),
+        )
+        assert size, f"{path} missing or empty"
+        assert changes, f"{path}: no schema change recognised"
 
 
 @pytest.mark.hosts("app[0]")
-def test_staging_config_valid(hosts):
+@pytest.mark.impact("critical", "2.4.1 would start without its database keys or JMX")
+def test_staging_config_valid(hosts, evidence):
     """The staging area holds sakai.properties (DB keys), local.properties and setenv.sh (JMX)."""
-    config.assert_staging_ready(hosts[0])
+    head = hosts[0]
+    problems = config.staging_problems(head)
+    evidence(
+        "sakai.properties with the DB keys, local.properties, setenv.sh with JMX",
+        "; ".join(problems) or "all present",
+        head,
+        ok=not problems,
+    )
+    assert not problems, f"{head}: staging area not ready: {'; '.join(problems)}"
 
 
 @pytest.mark.hosts("app")
-def test_allow_lists_well_formed(inventory, hosts):
+@pytest.mark.impact("high", "the firewall step would fail, or let in the wrong addresses")
+def test_allow_lists_well_formed(inventory, hosts, evidence):
     """Both allow-lists are lists of named IPv4 addresses, and the firewall rules render."""
     for var in ("allow_8443", "allow_9000"):
-        firewall.allow_list(inventory.vars.get(var), var)
+        with evidence.proof(f"{var}: a list of named IPv4 addresses", [inventory.name]):
+            firewall.allow_list(inventory.vars.get(var), var)
     for node in hosts:
-        firewall.render("maintenance", node.vars)
+        with evidence.proof("the maintenance mode's rules render", [node]):
+            firewall.render("maintenance", node.vars)
 
 
-def test_known_issues_valid(known):
+@pytest.mark.impact("high", "a start would fail on a known line, or allow an unknown one")
+def test_known_issues_valid(known, evidence):
     """The known-issues allow-list is well formed and nothing in it has expired."""
+    evidence(
+        "at least the seed's known issue, none expired",
+        ", ".join(f"{k.id} (until {k.expires})" for k in known) or "none",
+        "runbook/known-issues.yml",
+        ok=bool(known),
+    )
     assert known, "runbook/known-issues.yml lists nothing: the seed's known issue is missing"
 
 
 @pytest.mark.hosts("app")
-def test_nodes_on_the_old_release(inventory, hosts):
+@pytest.mark.impact("high", "the fallback's snapshot would not be the old release")
+def test_nodes_on_the_old_release(inventory, hosts, evidence):
     """Every app node runs the fallback's release, so that the snapshot the fallback needs is it."""
-    v = inventory.vars
-    failures = in_parallel(
-        hosts, lambda n: release.assert_deployed(n, v["fallback_tag"], v["fallback_version"])
+    tag, version = inventory.vars["fallback_tag"], inventory.vars["fallback_version"]
+    failures = evidence.each(
+        hosts, lambda n: release.assert_deployed(n, tag, version), expected=f"{tag} ({version})"
     )
     assert not failures, "; ".join(failures)
 
 
 @pytest.mark.hosts("db")
-def test_database_not_upgraded_yet(inventory, hosts):
+@pytest.mark.impact("high", "u04 would clone a database that is already changed")
+def test_database_not_upgraded_yet(inventory, hosts, evidence):
     """No upgrade script is recorded as applied: u04 will clone the old release's database."""
     db = hosts[0]
     applied = database.applied_scripts(db)
+    evidence("no upgrade script applied", ", ".join(applied) or "none applied", db, ok=not applied)
     assert not applied, (
         f"{db}: {', '.join(applied)} already applied: restore the database of "
         f"{inventory.vars['fallback_version']} first, or finish the upgrade with --resume"

@@ -1,6 +1,7 @@
 """While the window is open: maintenance mode really in force, proven from the clients' side.
 
-`pytest checks/ --phase during`.
+`pytest checks/ --phase during`. Each check records what it expected and what each host
+showed, and the impact of its failure (`evidence`, `impact`: runbooklib/engine/evidence.py).
 """
 
 from __future__ import annotations
@@ -8,32 +9,49 @@ from __future__ import annotations
 import pytest
 
 from runbooklib.actions import firewall, reach, surface
-from runbooklib.actions.common import in_parallel
 
 pytestmark = [pytest.mark.during, pytest.mark.hosts("app")]
 
 
-def test_maintenance_rules_on_every_node(hosts):
-    failures = in_parallel(hosts, lambda n: firewall.assert_mode(n, "maintenance"))
+@pytest.mark.impact("critical", "the public would reach the application during the window")
+def test_maintenance_rules_on_every_node(hosts, evidence):
+    """Each node's firewall holds exactly the maintenance mode's rules, hooked once."""
+    failures = evidence.each(
+        hosts,
+        lambda n: firewall.assert_mode(n, "maintenance"),
+        expected="the maintenance mode's rules in SMARTSITE-IN and SMARTSITE-PRE, each hooked once",
+    )
     assert not failures, "; ".join(failures)
 
 
-def test_public_gets_maintenance_page(inventory, hosts):
+@pytest.mark.impact("high", "the public would get errors instead of the outage notice")
+def test_public_gets_maintenance_page(inventory, hosts, evidence):
     """Clients off the 8443 allow-list get the outage page (503, Retry-After) from every node."""
-    reach.assert_outage_page(inventory, hosts)
+    with evidence.proof("the outage page (503, Retry-After) for clients off allow_8443", hosts):
+        reach.assert_outage_page(inventory, hosts)
 
 
-def test_admins_reach_the_app(inventory, hosts):
+@pytest.mark.impact("critical", "the testers could not check the release in the window")
+def test_admins_reach_the_app(inventory, hosts, evidence):
     """Allow-listed workstations get the real application on 8443 of every node."""
-    reach.assert_admins_reach_app(inventory, hosts)
+    with evidence.proof("the application on 8443 for clients on allow_8443", hosts):
+        reach.assert_admins_reach_app(inventory, hosts)
 
 
-def test_jmx_9000_allow_list_only(inventory, hosts):
+@pytest.mark.impact("critical", "anyone could manage Tomcat over JMX")
+def test_jmx_9000_allow_list_only(inventory, hosts, evidence):
     """JMX on 9000 works from allow_9000 on the head node and is closed to everyone else."""
-    reach.assert_jmx_allow_list(inventory, hosts, heads=hosts[:1])  # app[0]: the head
+    with evidence.proof(
+        "JMX from allow_9000 on the head node with the password; 9000 closed to others", hosts
+    ):
+        reach.assert_jmx_allow_list(inventory, hosts, heads=hosts[:1])  # app[0]: the head
 
 
-def test_surface_only_declared_ports(inventory, hosts):
+@pytest.mark.impact("critical", "a service nobody declared would be open to the internet")
+def test_surface_only_declared_ports(inventory, hosts, evidence):
     """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
     lets that host reach in maintenance mode; no listener on an undeclared port."""
-    surface.assert_surfaces(inventory, hosts, "maintenance")
+    with evidence.proof(
+        "exactly the declared ports of maintenance mode, from each vantage host", hosts
+    ):
+        surface.assert_surfaces(inventory, hosts, "maintenance")

@@ -5,7 +5,8 @@
     >>> set_properties(node, {"auto.ddl": "true"})
     >>> restore_staging(head)            # byte-identical to the backup
 
-Every change records a diff in the journal with password values masked.
+Every change records in the journal its diff and the file's new content, with password values
+masked (on the host as it is read, and again here).
 """
 
 from __future__ import annotations
@@ -256,7 +257,11 @@ def sync_from_staging(host: Host, staging: str | None = None) -> Outcome:
         # The new file gets the source's owner and mode, as a `cp` to a new name did.
         run_in(host, [posixpath.dirname(dest)], replace_file(dest, f"cat -- {q(src)}", like=src))
         transcript.artifact(
-            "config-diff", f"{host}:{dest}", diff=diff(before, after, name), source=src
+            "config-diff",
+            f"{host}:{dest}",
+            diff=diff(before, after, name),
+            source=src,
+            content=mask(after),
         )
         changed.append(name)
     detail = f"updated {', '.join(changed)}" if changed else "equal to the staging area"
@@ -284,7 +289,9 @@ def set_properties(
         [posixpath.dirname(path)],
         replace_file(path, f"awk {q(_awk(replace, append))} {q(path)}", like=path),
     )
-    transcript.artifact("config-diff", f"{host}:{path}", diff=diff(before, after, name))
+    transcript.artifact(
+        "config-diff", f"{host}:{path}", diff=diff(before, after, name), content=mask(after)
+    )
     if not host.check_mode:
         now = javaproperties.loads(read(host, path))
         for key, value in changes.items():
@@ -323,7 +330,10 @@ def restore_staging(host: Host) -> Outcome:
         kept, dest = f"{bak}/{name}", f"{staging}/{name}"
         run_in(host, [staging], replace_file(dest, f"cat -- {q(kept)}", kept, keep_times=True))
         transcript.artifact(
-            "config-diff", f"{host}:{staging}/{name}", diff=diff(before, after, name)
+            "config-diff",
+            f"{host}:{staging}/{name}",
+            diff=diff(before, after, name),
+            content=mask(after),
         )
         changed.append(name)
     detail = f"restored {', '.join(changed)}" if changed else "staging equals the backup"

@@ -230,7 +230,14 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
         path = f"{sdir}/smartsite-{mode}-{table}-{stamp}.rules"
         put_file(host, path, scripts[table], mode="0600")
         host.run(f"iptables-restore -w 5 --test --noflush < {q(path)}", timeout=20)
-        transcript.artifact("firewall-rules", f"{host}:{path}", sha256=sha256(scripts[table]))
+        # The rules themselves, not only their digest: what the post-mortem reads (redacted
+        # like every journal line; they name addresses and ports, never a secret).
+        transcript.artifact(
+            "firewall-rules",
+            f"{host}:{path}",
+            sha256=sha256(scripts[table]),
+            content=scripts[table],
+        )
     _guarded(
         host,
         saved,

@@ -101,9 +101,10 @@ def wait_healthy(host: Host, version: str, bound: float = 120) -> Health:
 
 
 @verification
-def assert_healthy(host: Host, version: str) -> None:
+def assert_healthy(host: Host, version: str) -> Health:
     got = health(host)
     assert got.version == version, f"{host}: serves version {got.version!r}, expected {version}"
     assert got.ok, (
         f"{host}: unhealthy: db {got.db!r}, login page {'ok' if got.login else 'failing'}"
     )
+    return got

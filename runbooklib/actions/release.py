@@ -198,10 +198,12 @@ def install_snapshot(host: Host, name: str) -> Outcome:
 
 
 @verification
-def assert_deployed(host: Host, tag: str, version: str) -> None:
+def assert_deployed(host: Host, tag: str, version: str) -> str:
+    """The release deployed, as `tag (version)`, when it is the one expected."""
     now = deployed(host)
-    have = (now.get("release.tag"), now.get("release.version"))
-    assert have == (tag, version), f"{host}: deployed {have}, expected {(tag, version)}"
+    have = f"{now.get('release.tag', 'no tag')} ({now.get('release.version', 'no version')})"
+    assert have == f"{tag} ({version})", f"{host}: deployed {have}, expected {tag} ({version})"
+    return have
 
 
 @verification

@@ -3,11 +3,15 @@
 A renderer returns a `Block`; templates/record.html.j2 draws it by its `shape`: `fields` (a
 table whose values may be text, lists or mappings, drawn as lists and tables, never as a
 Python repr and never cut), `diff` (a unified diff, a line per row) or `log-scan` (the known
-issues a log scan allowed). A kind with no renderer of its own gets `fields`.
+issues a log scan allowed). A kind with no renderer of its own gets `fields`. Whatever its
+kind, an artifact's `content` (the firewall rules put in place, a config file as edited,
+redacted) is shown whole, collapsed, once per distinct text (report.dedupe).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +31,24 @@ class Block:
     allowed: list[dict] = field(default_factory=list)  # log-scan: known issue, line, why, expires
     errors: list[str] = field(default_factory=list)
     note: str = ""
+    content: str = ""  # the text itself, whole (wrapped, never cut)
+    # Never repeated: the first block with a text shows it under `content_id`; a later one
+    # with the same text names that first one in `content_seen` (report.dedupe).
+    content_id: str = ""
+    content_seen: str = ""
+    # A config file's new text that is an earlier one's (this id) with this block's diff
+    # applied: shown as that, not again whole.
+    content_base: str = ""
+    # A field's table or list shown earlier in the record (a dump's checksums, then the same
+    # checksums before the scripts): field name -> the id of its first showing; and the ids
+    # of this block's fields that are such first showings.
+    seen: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def content_sha256(self) -> str:
+        """The digest of the text as recorded: a command's stdin with the same one sent it."""
+        return hashlib.sha256(self.content.encode()).hexdigest() if self.content else ""
 
 
 @dataclass
@@ -55,8 +77,12 @@ def columns(value: object, key: str = "") -> object:
 def render(view: RunView, e: dict) -> Block:
     kind = str(e.get("kind"))
     data = {k: v for k, v in e.items() if k not in _BOOKKEEPING}
+    content = data.pop("content", None)
     data = {k: columns(v, k) for k, v in data.items()}
-    block = Block(kind=kind, where=str(e.get("where")))
+    block = Block(kind=kind, where=str(e.get("where")), content=str(content or ""))
+    if content and data.get("sha256") == block.content_sha256:
+        # The text is shown, and the command that sent it names its digest: not twice.
+        del data["sha256"]
     if "diff" in data:
         return diff_block(block, data)
     return RENDERERS.get(kind, fields_block)(view, block, data)
@@ -117,3 +143,35 @@ RENDERERS: dict[str, Callable[[RunView, Block, dict], Block]] = {
     "db-backup": backup_block,
     "db-kept": backup_block,
 }
+
+
+def patched(text: str, diff: str) -> str | None:
+    """`text` with the unified diff `diff` applied, or None when the diff does not apply to it
+    exactly (then nothing may be said to follow from it)."""
+    old = text.splitlines(keepends=True)
+    out: list[str] = []
+    at = 0
+    lines = diff.splitlines(keepends=True)
+    i = 0
+    while i < len(lines):
+        hunk = re.match(r"@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", lines[i])
+        i += 1
+        if not hunk:
+            continue  # the file names before the first hunk
+        start = int(hunk.group(1)) - (0 if hunk.group(2) == "0" else 1)
+        if start < at:
+            return None
+        out += old[at:start]
+        at = start
+        while i < len(lines) and not lines[i].startswith("@@"):
+            tag, body = lines[i][:1], lines[i][1:]
+            if tag not in " -+":
+                return None  # "\ No newline at end of file": not worth guessing
+            if tag in " -":
+                if at >= len(old) or old[at] != body:
+                    return None
+                at += 1
+            if tag in " +":
+                out.append(body)
+            i += 1
+    return "".join(out + old[at:])

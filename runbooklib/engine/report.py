@@ -72,6 +72,8 @@ class Detail:
     commands: dict[str, list]
     differs: list[str] = field(default_factory=list)
     compared_with: str = ""
+    # A check's observations: host, expected, actual, ok (engine/evidence.py).
+    evidence: list[dict] = field(default_factory=list)
 
 
 def hm(t: dt.datetime | None) -> str:
@@ -105,22 +107,57 @@ def facts(view: RunView, journal: str = "") -> list[tuple[str, str]]:
 
 
 def dedupe(details: list[Detail]) -> None:
-    """Each command's text, and each output, in full once: later ones link to the first."""
+    """Each command's text, each output and each artifact's content or table in full once:
+    later ones link to the first (ids: c12 a command, o3 an output, t2 a text, v1 a table;
+    short, since a rehearsal's record holds hundreds of them). A command whose stdin is an
+    artifact's content links to it."""
     commands: dict[str, str] = {}
     outputs: dict[str, str] = {}
+    contents: dict[str, str] = {}
+    by_digest: dict[str, str] = {}
+    # File name -> (text, id) of its latest text shown: an edit of it is that text and a diff.
+    files: dict[str, tuple[str, str]] = {}
+    values: dict[str, str] = {}
+    for d in details:
+        for kind, block in d.items:
+            if kind != "artifact":
+                continue
+            for name, value in block.fields:
+                if isinstance(value, str | int | float | bool) or value is None:
+                    continue  # a word or a number: repeating it costs less than a link
+                key = repr(value)  # a key only, never shown
+                if key in values:
+                    block.seen[name] = values[key]
+                else:
+                    block.ids[name] = values[key] = f"v{len(values) + 1}"
+            if not block.content:
+                continue
+            if block.content in contents:
+                block.content_seen = contents[block.content]
+                continue
+            block.content_id = contents[block.content] = f"t{len(contents) + 1}"
+            by_digest[block.content_sha256] = block.content_id
+            name = block.where.rpartition("/")[2]
+            earlier = files.get(name)
+            if block.shape == "diff" and earlier:
+                edit = "\n".join(line for _, line in block.diff) + "\n"
+                if artifacts.patched(earlier[0], edit) == block.content:
+                    block.content_base = earlier[1]
+            files[name] = (block.content, block.content_id)
     for d in details:
         for cmds in d.commands.values():
             for c in cmds:
+                c.stdin_content = by_digest.get(c.stdin.rpartition("sha256 ")[2], "")
                 if c.command in commands:
                     c.seen = commands[c.command]
                 else:
-                    c.id = commands[c.command] = f"cmd{len(commands) + 1}"
+                    c.id = commands[c.command] = f"c{len(commands) + 1}"
                 if not c.output:
                     continue
                 if c.output in outputs:
                     c.output_seen = outputs[c.output]
                 else:
-                    c.output_id = outputs[c.output] = f"out{len(outputs) + 1}"
+                    c.output_id = outputs[c.output] = f"o{len(outputs) + 1}"
 
 
 def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]:
@@ -152,6 +189,12 @@ def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]
                 commands=commands(view, s),
                 differs=info.differs if info else [],
                 compared_with=info.run if info else "",
+                evidence=[
+                    {k: str(e.get(k) or "") for k in ("host", "expected", "actual")}
+                    | {"ok": str(e.get("ok")) == "True"}
+                    for e in s.entries
+                    if e["event"] == "evidence"
+                ],
             )
         )
     dedupe(out)

@@ -15,7 +15,7 @@ from runbooklib.engine.timefmt import duration, lateness
 
 # Outputs (and only outputs) are bounded: this many lines from the start and from the end, a
 # count of the rest, and a line longer than LINE_CHARS cut (a JSON blob, a classpath).
-HEAD, TAIL = 3, 3
+HEAD, TAIL = 2, 2
 LINE_CHARS = 160
 
 
@@ -36,6 +36,8 @@ class CommandView:
     seen: str = ""
     output_id: str = ""
     output_seen: str = ""
+    # The artifact whose content is exactly what went in on stdin (its id), when there is one.
+    stdin_content: str = ""
 
 
 @dataclass
@@ -52,6 +54,8 @@ class StepView:
     reason: str = ""
     duration: float | None = None
     doc: str = ""
+    # A check's impact if it fails: "critical: what breaks" (its `impact` line).
+    impact: str = ""
     entries: list[dict] = field(default_factory=list)
 
     @property
@@ -162,6 +166,9 @@ def parse(events: list[dict]) -> RunView:
             step.duration = number(e.get("duration"))
             if e.get("done_earlier") not in (None, "None"):
                 step.reason = f"done earlier at {e['done_earlier']}"
+        elif kind == "impact":
+            why = e.get("why") or ""
+            step.impact = f"{e.get('level')}: {why}" if why else str(e.get("level"))
         else:
             step.entries.append(e)
     view.steps = list(steps.values())

@@ -355,3 +355,58 @@ def test_the_console_and_both_records_say_the_same(made, checks):
         lines, head = re.search(r"OK (\d+) lines, head (\w+)", verified).groups()
         shown = record.fact("Journal chain head")
         assert shown == f"line {lines}: {head}"
+
+
+def test_every_check_shows_its_title_impact_and_evidence(checks):
+    page = checks.page
+    sections = page.split('<section><h3 id="step-')[1:]
+    names = [s.split('"', 1)[0] for s in sections]
+    assert len(names) >= 9 and all(n.startswith("test_") for n in names), names
+    for name, section in zip(names, sections, strict=True):
+        heading = section.split("</h3>", 1)[0]
+        assert "::" not in heading and " test_" not in heading, heading  # the docstring's words
+        assert "; impact " in section, name
+        rows = section.count('<tr class="passed">') + section.count('<tr class="failed">')
+        assert rows and "<th>Expected</th><th>Actual</th>" in section, name
+    # Health, which recorded nothing before: what each node answered (or why it failed).
+    health = sections[names.index("test_health_of_every_node")]
+    for node in ("stubing", "walton"):
+        (row,) = re.findall(rf"<td>{node}</td><td>(version [^<]*)</td><td>([^<]+)</td>", health)
+        expected, actual = row
+        assert actual != expected and ("version" in actual or "unhealthy" in actual), actual
+
+
+def _secrets() -> list[str]:
+    """The lab's DB password and JMX password (its line is `USER PASSWORD`)."""
+    from runbooklib.inventory import Inventory
+
+    v = Inventory.load(REPO / "inventories" / "lab.yml").vars
+    db = Path(v["db_password_file"]).read_text().splitlines()[0]
+    jmx = Path(v["jmx_password_file"]).read_text().splitlines()[0].split()[-1]
+    return [db, jmx]
+
+
+def test_the_firewall_rules_and_config_edits_are_in_the_journal_and_shown_once(made):
+    from runbooklib.transcript import forms
+
+    journal = made.html.with_suffix(".jsonl")
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    rules = [e for e in events if e["event"] == "artifact" and e["kind"] == "firewall-rules"]
+    maintenance = {
+        e["where"].split(":")[0]: e["content"] for e in rules if "maintenance" in e["where"]
+    }
+    assert set(maintenance) >= {"stubing", "walton"}, [e["where"] for e in rules]
+    for text in maintenance.values():
+        assert text.startswith("*filter\n") or text.startswith("*nat\n"), text[:40]
+        assert "-A SMARTSITE-" in text and text.endswith("COMMIT\n")
+    configs = [e for e in events if e["event"] == "artifact" and e["kind"] == "config-diff"]
+    assert any("auto.ddl" in e["content"] for e in configs), [e["where"] for e in configs]
+    text = journal.read_text()
+    leaked = [s for s in _secrets() for f in forms(s) if f in text]
+    assert leaked == []
+
+    page = made.page
+    for content in {*maintenance.values(), *(e["content"] for e in configs)}:
+        assert page.count(html.escape(content, quote=False)) == 1  # whole, and only once
+    uploads = re.findall(r"stdin \d+ bytes, sha256 \w+ \(<a href=\"#(t\d+)\">", page)
+    assert len(uploads) >= len(rules)  # each upload of rules links to the text it sent

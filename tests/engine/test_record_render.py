@@ -324,7 +324,7 @@ def test_commands_in_full_with_start_duration_and_stdin_never_repeated():
     assert f"$ {long}</pre>" in page  # whole, its quotes as they are, wrapped by CSS
     assert page.count("COL199") == 1  # the second run of it links to the first
     assert "08:10:08.5" not in page and "<i>08:10:08, 1.5 s, stdin 1089 bytes, sha256 " in page
-    assert '<a href="#cmd' in page and "characters) ..." not in page
+    assert '<a href="#c' in page and "characters) ..." not in page
 
 
 def test_one_lateness_rounding_and_one_duration_format():
@@ -403,3 +403,98 @@ def test_the_checks_timeline_has_a_labelled_axis_and_its_legend_only_what_is_dra
 def test_no_rehearsal_column_without_a_lab_run_to_compare_with():
     assert "<th>Rehearsal</th>" not in report.record_html(_run(), rehearsal=iter([]))
     assert "<th>Rehearsal</th>" in report.record_html(_run(), rehearsal=[("r.jsonl", _run())])
+
+
+def test_stdin_content_is_shown_whole_once_and_each_sender_links_to_it():
+    import hashlib
+
+    rules = (
+        "*filter\n:SMARTSITE-IN - [0:0]\n"
+        + "".join(
+            f"-A SMARTSITE-IN -s 198.51.100.{n}/32 -p tcp -m tcp --dport 8443 -j ACCEPT\n"
+            for n in range(40)
+        )
+        + "COMMIT\n"
+    )
+    digest = hashlib.sha256(rules.encode()).hexdigest()
+    events = _run()
+    for t, node in (("08:00:08", "stubing"), ("08:00:09", "walton")):
+        path = f"/var/backups/smartsite-firewall/{node}/smartsite-maintenance-filter.rules"
+        events.insert(
+            -12,
+            {
+                "t": f"2007-08-18T{t}+00:00",
+                "event": "command",
+                "step": "u01",
+                "host": node,
+                "command": f't=$(mktemp) && cat > "$t" && mv -fT "$t" {path}',
+                "rc": 0,
+                "stdin": f"{len(rules)} bytes, sha256 {digest}",
+            },
+        )
+        events.insert(
+            -12,
+            {
+                "t": f"2007-08-18T{t}+00:00",
+                "event": "artifact",
+                "step": "u01",
+                "kind": "firewall-rules",
+                "where": f"{node}:{path}",
+                "sha256": digest,
+                "content": rules,
+            },
+        )
+    page = report.record_html(events)
+
+    assert page.count("198.51.100.39/32") == 1  # the rules whole, once for both nodes
+    assert '<details id="t1"><summary>content (43 lines, t1)</summary><pre>*filter\n' in page
+    assert 'content: the same as <a href="#t1">t1</a>' in page
+    assert page.count(f'sha256 {digest} (<a href="#t1">t1</a>)') == 2  # each upload
+
+
+def test_an_edit_of_a_config_file_shown_before_is_that_text_and_its_diff():
+    from runbooklib.engine import artifacts
+
+    synced = "".join(f"key{n}=value{n}\n" for n in range(30)) + "auto.ddl=false\n"
+    edited = synced.replace("auto.ddl=false", "auto.ddl=true")
+    diff = (
+        "--- sakai.properties (before)\n+++ sakai.properties (after)\n@@ -27,4 +27,4 @@\n"
+        " key27=value27\n key28=value28\n key29=value29\n-auto.ddl=false\n+auto.ddl=true\n"
+    )
+    assert artifacts.patched(synced, diff) is None  # its hunk is off by one line: no claim
+    diff = diff.replace("@@ -27,4 +27,4 @@", "@@ -28,4 +28,4 @@")
+    assert artifacts.patched(synced, diff) == edited
+    events = _run()
+    where = "stubing:/sakai/sakai.properties"
+    for t, content, change in (("08:00:08", synced, ""), ("08:00:09", edited, diff)):
+        events.insert(
+            -12,
+            {
+                "t": f"2007-08-18T{t}+00:00",
+                "event": "artifact",
+                "step": "u01",
+                "kind": "config-diff",
+                "where": where,
+                "diff": change,
+                "content": content,
+            },
+        )
+    tables = {f"T{n}": {"checksum": str(n), "rows": n} for n in range(5)}
+    for step in ("u01", "u02"):
+        events.insert(
+            -2,
+            {
+                "t": "2007-08-18T08:10:20+00:00",
+                "event": "artifact",
+                "step": step,
+                "kind": "db-checksums",
+                "where": "caje:sakai",
+                "checksums": tables,
+            },
+        )
+    page = report.record_html(events)
+
+    assert page.count("key17=value17") == 1  # the text whole once, the edit as its diff
+    assert 'content (t2): <a href="#t1">t1</a> with the diff below' in page
+    assert page.count("<td>T4</td><td>4</td><td>4</td>") == 1
+    assert '<th>checksums</th><td class="muted">the same as <a href="#v' in page
