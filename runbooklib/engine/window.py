@@ -289,7 +289,7 @@ class WindowWatch:
         was_early = False
         for s in started:
             actual, shown = "-", s.reason
-            if s.outcome != "skipped":
+            if s.outcome != "skipped" or s.waits_for_changes:  # a dry run's check did run
                 actual, said = f"{s.started:%H:%M:%S}", late(s)
                 shown, was_early = early_once(said, was_early), said.endswith("early")
             line = f"{s.id:<5} planned {s.planned:%H:%M}  actual {actual:<8}  {shown}"
