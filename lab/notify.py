@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 
-from lab import hosts, netns
+from lab import hosts, netns, pki
 from lab.config import REPO, STATE, VENV_PYTHON, LabError, LabHost
 
 MAIL = STATE / "mail"
@@ -18,10 +18,16 @@ PY_ENV = {"PYTHONPATH": str(REPO)}
 
 
 def start_smtp(host: LabHost) -> None:
-    if netns.host_pids(host, "lab.smtpd") and hosts.port_open(host.address, 25):
+    """The SMTP server, with STARTTLS on the mail host's certificate (one without is replaced)."""
+    tls = pki.ensure_cert(host)
+    running = netns.host_pids(host, "lab.smtpd")
+    with_tls = [p for p in running if str(tls / "cert.pem") in netns.cmdline(p)]
+    if with_tls and hosts.port_open(host.address, 25):
         return
+    netns.end_pids(running)
     MAIL.mkdir(parents=True, exist_ok=True)
     argv = [str(VENV_PYTHON), "-m", "lab.smtpd", host.address, "25", str(MAIL)]
+    argv += [str(tls / "cert.pem"), str(tls / "key.pem")]
     netns.spawn(host, argv, host.dir / "logs" / "smtpd.log", env=PY_ENV)
     hosts.wait_port(host, 25, "the SMTP server", bound=20)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import ssl
 import time
 from email.message import EmailMessage
 
@@ -20,6 +21,8 @@ from runbooklib.inventory import Inventory
 from runbooklib.transcript import transcript
 
 TIMEOUT = 15
+# What a mail says when the server offers no STARTTLS: nothing but where to look.
+NO_TLS_BODY = "The mail server offers no TLS, so this mail carries no detail: see the record.\n"
 # RFC 1459: a line is at most 512 bytes with its CR LF, and the server relays it to the channel
 # with our prefix (`:nick!user@host `) added, so each message keeps room for that prefix.
 IRC_LINE = 512
@@ -36,8 +39,23 @@ def mail(inventory: Inventory, subject: str, body: str, to: list[str] | None = N
         transcript.note(f"would mail {msg['To']}: {subject}")
         return ""
     with smtplib.SMTP(cfg["smtp_host"], int(cfg.get("smtp_port", 25)), timeout=TIMEOUT) as smtp:
+        smtp.ehlo()
+        tls = smtp.has_extn("starttls")
+        if tls:
+            # The server's certificate checked against the inventory's CA bundle and its name.
+            smtp.starttls(
+                context=ssl.create_default_context(cafile=inventory.vars.get("ca_bundle"))
+            )
+            smtp.ehlo()
+        else:
+            # No TLS: anyone on the path reads the mail, so it carries no detail (issue 18).
+            del msg["Subject"]
+            msg["Subject"] = "SmartSite runbook: see the record"
+            msg.set_content(NO_TLS_BODY)
         smtp.send_message(msg)
-    transcript.artifact("mail", f"smtp://{cfg['smtp_host']}", to=msg["To"], subject=subject)
+    transcript.artifact(
+        "mail", f"smtp://{cfg['smtp_host']}", to=msg["To"], subject=msg["Subject"], tls=tls
+    )
     return msg["To"]
 
 
