@@ -59,9 +59,12 @@ def mail(inventory: Inventory, subject: str, body: str, to: list[str] | None = N
     return msg["To"]
 
 
-def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
-    """A connection that gives up after `timeout` (irc's own factory waits as long as the OS)."""
+def _connect(address: tuple[str, int], timeout: float, tls: ssl.SSLContext | None = None):
+    """A connection that gives up after `timeout` (irc's own factory waits as long as the OS),
+    over TLS when `tls` is given (the server's certificate checked, and its name)."""
     sock = socket.create_connection(address, timeout=timeout)
+    if tls is not None:
+        sock = tls.wrap_socket(sock, server_hostname=address[0])
     sock.settimeout(None)  # then the reactor's select() paces it
     return sock
 
@@ -73,6 +76,12 @@ def announce(inventory: Inventory, text: str, timeout: float = TIMEOUT) -> None:
     if inventory.check_mode:
         transcript.note(f"would say in {cfg['channel']}: {text}")
         return
+    # Over TLS when the inventory says so (`tls: true`), checked against its CA bundle.
+    tls = (
+        ssl.create_default_context(cafile=inventory.vars.get("ca_bundle"))
+        if cfg.get("tls")
+        else None
+    )
     state = {"welcome": False, "joined": False, "error": ""}
     reactor = irc.client.Reactor()
     nick = cfg["nick"]
@@ -102,7 +111,7 @@ def announce(inventory: Inventory, text: str, timeout: float = TIMEOUT) -> None:
             cfg["server"],
             int(cfg.get("port", 6667)),
             nick,
-            connect_factory=lambda address: _connect(address, timeout),
+            connect_factory=lambda address: _connect(address, timeout, tls),
         )
     except irc.client.ServerConnectionError as exc:
         raise ActionError(
@@ -119,6 +128,10 @@ def announce(inventory: Inventory, text: str, timeout: float = TIMEOUT) -> None:
             text, IRC_LINE - IRC_PREFIX_ROOM - len(f"PRIVMSG {cfg['channel']} :\r\n")
         ):
             conn.privmsg(cfg["channel"], piece)
+            if tls is not None:
+                # One TLS record at a time: ngircd leaves a burst's later lines in its TLS
+                # buffer until more comes, and the last piece and QUIT were lost (lab, 6697).
+                reactor.process_once(0.3)
         conn.quit("runbook done")
         # The server closes the link once it has read QUIT, so every message before it is in.
         end = time.monotonic() + timeout

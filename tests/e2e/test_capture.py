@@ -1,7 +1,7 @@
 """No password in clear on the wire (issue 18, item 7): every frame of every lab host's link,
 captured during a whole upgrade and the go/no-go after it, holds neither the JMX password nor
 the database password, in any of the forms an escaping would give them; the mail went over
-STARTTLS."""
+STARTTLS, and the channel's announcements over TLS."""
 
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ def test_no_password_crosses_the_network_during_an_upgrade_and_go_no_go(lab, tmp
     for name, secret in secrets().items():
         found = [form for form in forms(secret) if form.encode() in data]
         assert not found, f"the {name} password crossed the network in clear"
+    # The channel heard the run's announcements over TLS: in the channel's log, not on the wire.
+    heard = [line.split("> ", 1)[1] for line in (lab.state / "irc" / "ucdsakai.log")
+             .read_text().splitlines() if "<runbook" in line and "> " in line]  # fmt: skip
+    assert heard and "see the record" not in heard[0], heard
+    assert capture.tcp_port_frames(int(V["chat"]["port"])) > 10
+    assert all(line.encode() not in data for line in heard), "an announcement crossed in clear"
     # u16's mail went over STARTTLS (the lab's server notes it), with its detail.
     mails = [m.read_text() for m in lab.state.glob("mail/*.eml") if m.stat().st_mtime >= start]
     u16 = [m for m in mails if "ready to switch iptables" in m]
