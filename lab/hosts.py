@@ -1,7 +1,7 @@
 """One lab host: its folders, private mounts, /etc/hosts, and its own sshd.
 
 Folders under STATE/hosts/<host>/ appear at production paths inside the host:
-    root/ -> /root     tmp/ -> /tmp     hosts -> /etc/hosts
+    root/ -> /root     tmp/ -> /tmp     hosts -> /etc/hosts    passwd, group (app nodes)
     ucd/  -> /ucd      (app nodes)      STATE/shared/afs -> /afs (app nodes, shared)
     mysql/ -> /var/lib/mysql, var-backups/ -> /var/backups (caje; /var/backups/sakai is a tmpfs)
 /ucd and /afs do not exist on the machine; the lab makes empty mountpoints and removes them on down.
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from lab import netns, pki
+from lab import account, netns, pki
 from lab.config import REPO, STATE, Lab, LabError, LabHost
 
 AFS = STATE / "shared" / "afs"
@@ -44,6 +44,8 @@ def mounts(host: LabHost) -> list[tuple[str, str]]:
     ]
     if host.role == "app":
         pairs += [(str(d / "ucd"), "/ucd"), (str(AFS), "/afs")]
+        # Tomcat's service account (lab/account.py), never in the machine's own files.
+        pairs += [(str(d / "passwd"), "/etc/passwd"), (str(d / "group"), "/etc/group")]
     if host.role == "db":
         pairs += [(str(d / "mysql"), "/var/lib/mysql"), (str(d / "var-backups"), "/var/backups")]
     return pairs
@@ -86,6 +88,7 @@ def prepare(lab: Lab, host: LabHost) -> None:
     (d / "hosts").write_text("\n".join(lines) + "\n")
     if host.role == "app":
         (d / "ucd" / "opt" / "sakai").mkdir(parents=True, exist_ok=True)
+        account.write_user_files(host)
         AFS.mkdir(parents=True, exist_ok=True)
         _mountpoint("/ucd")
         _mountpoint("/afs")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 
-from lab import hosts, netns
+from lab import hosts, netns, pki
 from lab.config import REPO, STATE, VENV_PYTHON, LabError, LabHost
 
 MAIL = STATE / "mail"
@@ -18,16 +18,28 @@ PY_ENV = {"PYTHONPATH": str(REPO)}
 
 
 def start_smtp(host: LabHost) -> None:
-    if netns.host_pids(host, "lab.smtpd") and hosts.port_open(host.address, 25):
+    """The SMTP server, with STARTTLS on the mail host's certificate (one without is replaced)."""
+    tls = pki.ensure_cert(host)
+    running = netns.host_pids(host, "lab.smtpd")
+    with_tls = [p for p in running if str(tls / "cert.pem") in netns.cmdline(p)]
+    if with_tls and hosts.port_open(host.address, 25):
         return
+    netns.end_pids(running)
     MAIL.mkdir(parents=True, exist_ok=True)
     argv = [str(VENV_PYTHON), "-m", "lab.smtpd", host.address, "25", str(MAIL)]
+    argv += [str(tls / "cert.pem"), str(tls / "key.pem")]
     netns.spawn(host, argv, host.dir / "logs" / "smtpd.log", env=PY_ENV)
     hosts.wait_port(host, 25, "the SMTP server", bound=20)
 
 
+# IRC over TLS (the irc host's certificate from the lab CA); 6667 in clear stays for the bot and
+# older checkouts.
+IRC_TLS_PORT = 6697
+
+
 def _ngircd_conf(host: LabHost):
     conf = host.dir / "ngircd.conf"
+    tls = pki.ensure_cert(host)
     conf.write_text(
         f"""# Written by `python -m lab up`.
 [Global]
@@ -46,6 +58,10 @@ def _ngircd_conf(host: LabHost):
     PAM = no
     DNS = no
     Ident = no
+[SSL]
+    CertFile = {tls}/cert.pem
+    KeyFile = {tls}/key.pem
+    Ports = {IRC_TLS_PORT}
 [Channel]
     Name = {CHANNEL}
     Topic = SmartSite operations
@@ -56,11 +72,18 @@ def _ngircd_conf(host: LabHost):
 
 
 def start_irc(host: LabHost) -> None:
-    if not (netns.host_pids(host, "ngircd") and hosts.port_open(host.address, 6667)):
+    running = netns.host_pids(host, "ngircd")
+    if not (
+        running
+        and hosts.port_open(host.address, 6667)
+        and hosts.port_open(host.address, IRC_TLS_PORT)
+    ):
+        netns.end_pids(running)  # one without TLS, or half up
         conf = _ngircd_conf(host)
         argv = ["ngircd", "-n", "-f", str(conf)]
         netns.spawn(host, argv, host.dir / "logs" / "ngircd.log")
         hosts.wait_port(host, 6667, "ngircd", bound=10)
+        hosts.wait_port(host, IRC_TLS_PORT, "ngircd over TLS", bound=10)
     if not netns.host_pids(host, "lab.ircbot"):
         IRC_LOG.parent.mkdir(parents=True, exist_ok=True)
         argv = [str(VENV_PYTHON), "-m", "lab.ircbot", host.address, "6667", CHANNEL, str(IRC_LOG)]

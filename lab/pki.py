@@ -16,7 +16,7 @@ CA = STATE / "ca"
 SSH = STATE / "ssh"
 SSH_CONFIG = SSH / "config"
 DB_PASSWORD = STATE / "secrets" / "db_password"
-# JMX on the app nodes: `USER PASSWORD` (the inventory's jmx_password_file), role readwrite.
+# JMX on the app nodes: `USER PASSWORD` (the inventory's jmx_password_file), role readonly.
 JMX_PASSWORD = STATE / "secrets" / "jmx_password"
 JMX_USER = "jmxadmin"
 
@@ -65,6 +65,23 @@ def ensure_cert(host: LabHost) -> Path:
     (tls / "ca.pem").write_bytes((CA / "ca.pem").read_bytes())
     stamp.write_text(sans)
     return tls
+
+
+def ensure_jmx_keystore(host: LabHost) -> tuple[Path, str]:
+    """(STATE/hosts/<host>/tls/jmx.p12, its password): the node's certificate and key as the
+    PKCS12 keystore that JMX's TLS reads (Java reads no PEM key), made again with the cert."""
+    tls = ensure_cert(host)
+    store, secret = tls / "jmx.p12", tls / "jmx.p12.password"
+    password = _ensure_secret(secret, secrets.token_urlsafe(18))
+    if not store.exists() or store.stat().st_mtime < (tls / "cert.pem").stat().st_mtime:
+        store.touch(mode=0o600)
+        _run(
+            "openssl", "pkcs12", "-export", "-name", host.name, "-in", str(tls / "cert.pem"),
+            "-inkey", str(tls / "key.pem"), "-certfile", str(tls / "ca.pem"),
+            "-passout", f"file:{secret}", "-out", str(store),
+        )  # fmt: skip
+    store.chmod(0o600)
+    return store, password
 
 
 def ensure_ssh(lab: Lab) -> None:

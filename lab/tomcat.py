@@ -5,17 +5,23 @@ lab CA's certificate for the node; shutdown port 8005 on 127.0.0.1), takes the 2
 the AFS staging area, checks out sakai_2-4-x-prod-002 from mware and runs
 `ant clean build deploy`, exactly as an operator would; then it keeps a copy of /ucd/opt/sakai
 (STATE/hosts/<node>/pristine) that `reset` puts back.
+
+Tomcat runs as the service account `sakai` (lab/account.py), as the runbook starts it: before each
+start the account is given what Tomcat writes (logs/, work/, temp/) and what it alone reads (its
+TLS key, JMX's password, access and TLS files, 0600); the release and conf/ stay root's, and the
+properties in sakai home root's with the account's group (0640).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
 
 import requests
 
-from lab import hosts, netns, pki
+from lab import account, hosts, netns, pki
 from lab.config import (
     PROD_TAG,
     SAKAI_HOME,
@@ -35,7 +41,8 @@ STARTED = "Server startup in"
 JMX_PORT = 9000
 
 SERVER_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<!-- Written by `python -m lab up`: HTTPS on 8443 only, shutdown port on loopback. -->
+<!-- Written by `python -m lab up`: HTTPS on 8443 only, shutdown port on loopback; wars run
+     unpacked by nobody (webapps/ is root's, Tomcat runs as its own account). -->
 <Server port="8005" address="127.0.0.1" shutdown="SHUTDOWN">
   <Listener className="org.apache.catalina.startup.VersionLoggerListener" />
   <Service name="Catalina">
@@ -47,7 +54,7 @@ SERVER_XML = """<?xml version="1.0" encoding="UTF-8"?>
       </SSLHostConfig>
     </Connector>
     <Engine name="Catalina" defaultHost="localhost">
-      <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="false" />
+      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false" />
     </Engine>
   </Service>
 </Server>
@@ -114,19 +121,70 @@ def install_config(host: LabHost) -> None:
     shutil.copy2(staging / "setenv.sh", ucd(host) / "tomcat" / "bin" / "setenv.sh")
 
 
+# JMX's TLS (setenv.sh names this file): the node's keystore, made by lab/pki.py.
+JMX_SSL = """\
+# Written by `python -m lab up`: JMX's TLS, the node's certificate signed by the lab CA.
+javax.net.ssl.keyStore={store}
+javax.net.ssl.keyStorePassword={password}
+javax.net.ssl.keyStoreType=PKCS12
+"""
+
+
 def install_jmx_auth(host: LabHost) -> None:
-    """conf/jmxremote.password and conf/jmxremote.access (setenv.sh names them), 0600 and owned by
-    Tomcat's user (root in the lab: the JVM refuses a password file others can read)."""
+    """conf/jmxremote.password, conf/jmxremote.access (role readonly), conf/jmxremote.ssl and the
+    keystore it names (setenv.sh names them all), 0600 and owned by Tomcat's user: the JVM
+    refuses a password file others can read."""
     user, password = pki.ensure_jmx_password()
+    store, store_password = pki.ensure_jmx_keystore(host)
     conf = ucd(host) / "tomcat" / "conf"
+    keystore = f"{TOMCAT_BASE}/conf/tls/jmx.p12"
+    shutil.copyfile(store, conf / "tls" / "jmx.p12")
     for name, text in (
         ("jmxremote.password", f"{user} {password}\n"),
-        ("jmxremote.access", f"{user} readwrite\n"),
+        ("jmxremote.access", f"{user} readonly\n"),
+        ("jmxremote.ssl", JMX_SSL.format(store=keystore, password=store_password)),
     ):
         path = conf / name
         path.touch(mode=0o600)
         path.chmod(0o600)
         path.write_text(text)
+
+
+# What Tomcat writes, the account's; what only it reads, the account's and 0600 (relative to the
+# base). Everything else stays root's.
+WRITES = ("logs", "work", "temp")
+READS_ALONE = (
+    "conf/tls/key.pem", "conf/tls/jmx.p12",
+    "conf/jmxremote.password", "conf/jmxremote.access", "conf/jmxremote.ssl",
+)  # fmt: skip
+PROPERTIES = ("sakai.properties", "local.properties")
+
+
+def own_files(host: LabHost) -> None:
+    """Give the service account what Tomcat writes and reads (idempotent: after a build, a
+    restore from the pristine copy or a new config, the same owners)."""
+    uid, gid = account.ids(host)
+    base = ucd(host) / "tomcat"
+    # Here, not only at the build: a pristine copy made before the account has the old one.
+    (base / "conf" / "server.xml").write_text(SERVER_XML)
+    for name in WRITES:
+        (base / name).mkdir(exist_ok=True)
+        subprocess.run(["chown", "-R", "--no-dereference", f"{uid}:{gid}", str(base / name)],
+                       check=True)  # fmt: skip
+    (base / "conf" / "tls").chmod(0o755)  # copied from the state folder's 0700 one
+    # Tomcat makes its Host's config folder at each start if missing, which it cannot in root's
+    # conf/ (a SEVERE line): there, root's and empty, as Debian's package ships it.
+    (base / "conf" / "Catalina" / "localhost").mkdir(parents=True, exist_ok=True)
+    for name in READS_ALONE:
+        path = base / name
+        if path.exists():
+            os.chown(path, uid, gid, follow_symlinks=False)
+            path.chmod(0o600)
+    home = base / SAKAI_HOME.removeprefix(f"{TOMCAT_BASE}/")
+    for name in PROPERTIES:
+        if (home / name).exists():
+            os.chown(home / name, 0, gid, follow_symlinks=False)
+            (home / name).chmod(0o640)
 
 
 def pids(host: LabHost) -> list[int]:
@@ -144,7 +202,15 @@ def start(host: LabHost) -> int | None:
     # would refuse to start if that PID now belongs to another process of the machine.
     (ucd(host) / "tomcat" / "temp" / "tomcat.pid").unlink(missing_ok=True)
     install_jmx_auth(host)
-    netns.sh(host, f"CATALINA_BASE={TOMCAT_BASE} setsid {TOMCAT_HOME}/bin/startup.sh", timeout=60)
+    own_files(host)
+    # As the runbook starts it: the service account, a clean environment (no root's variables).
+    user = account.SERVICE_USER
+    netns.sh(
+        host,
+        f"setsid setpriv --reuid={user} --regid={user} --init-groups --reset-env -- "
+        f"env CATALINA_HOME={TOMCAT_HOME} CATALINA_BASE={TOMCAT_BASE} {TOMCAT_HOME}/bin/startup.sh",
+        timeout=60,
+    )
     return offset
 
 

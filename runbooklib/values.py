@@ -106,6 +106,16 @@ def _words(value: object) -> str | None:
     return None
 
 
+def _service_account(value: object) -> str | None:
+    """Tomcat's user: a POSIX user name, and never root (issue 18: a JVM reached over the network
+    must not run as root)."""
+    if not isinstance(value, str) or not _USER.fullmatch(value):
+        return "is not a user name: give lowercase letters, digits, `_` or `-`, not first `-`"
+    if value == "root":
+        return "is root: Tomcat must run as an unprivileged account: give it, e.g. sakai"
+    return None
+
+
 _sql_name = _pattern(
     _SQL_NAME, "is not a plain database name: give letters, digits and `_` (64 at most)"
 )
@@ -125,6 +135,7 @@ RULES: dict[str, Callable[[object], str | None]] = {
     "ansible_user": _pattern(
         _USER, "is not a user name: give lowercase letters, digits, `_` or `-`, not first `-`"
     ),
+    "tomcat_user": _service_account,
     **dict.fromkeys(
         ("release_tag", "fallback_tag", "fallback_snapshot"),
         _pattern(_TAG, "is not a tag: give letters, digits, `.`, `_` or `-` (not first)"),

@@ -82,7 +82,9 @@ JAVA_OPTS="-server -Xms128m -Xmx256m -Djava.awt.headless=true -Dfile.encoding=UT
 JAVA_OPTS="$JAVA_OPTS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 # JMX for JConsole on port 9000 only, bound to this node's own address, with a password
-# (conf/jmxremote.password and conf/jmxremote.access, readable only by Tomcat's user). The
+# (conf/jmxremote.password and conf/jmxremote.access, readable only by Tomcat's user), over TLS
+# on the RMI server and the registry alike, so that the password never crosses in clear: the
+# node's certificate in the keystore that conf/jmxremote.ssl names (0600, Tomcat's user). The
 # registry and the RMI server share 9000, and the server advertises this node's own address,
 # looked up now so that one file serves every node.
 # Not with -Dcom.sun.management.jmxremote.port: that also opens the agent's local connector, an
@@ -99,7 +101,8 @@ case "$1" in
     jmx_agent="jmxremote.host=$node_address jmxremote.port=9000 jmxremote.rmi.port=9000 \\
 jmxremote.authenticate=true jmxremote.password.file={tomcat_base}/conf/jmxremote.password \\
 jmxremote.access.file={tomcat_base}/conf/jmxremote.access \\
-jmxremote.ssl=false jmxremote.registry.ssl=false"
+jmxremote.ssl=true jmxremote.registry.ssl=true jmxremote.ssl.need.client.auth=false \\
+jmxremote.ssl.config.file={tomcat_base}/conf/jmxremote.ssl"
     jcmd=jcmd
     if [ -x "$JAVA_HOME/bin/jcmd" ]; then jcmd="$JAVA_HOME/bin/jcmd"; fi
     setsid -f sh -c 'for i in $(seq 600); do

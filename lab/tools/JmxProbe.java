@@ -1,10 +1,17 @@
 // A JMX client, as JConsole connects: reads Catalina:type=Server serverInfo from HOST:PORT.
-//   java JmxProbe.java [--credentials FILE] HOST PORT [SECONDS]     (default bound 10 s)
-// FILE's first line is `USER PASSWORD` (the inventory's jmx_password_file): the password never
-// goes on a command line. Without --credentials the probe connects anonymously.
+//   java JmxProbe.java [--ca PEM | --tls] [--credentials FILE] [--write] HOST PORT [SECONDS]
+// (default bound 10 s). FILE's first line is `USER PASSWORD` (the inventory's jmx_password_file):
+// the password never goes on a command line. Without --credentials the probe connects
+// anonymously.
+// --ca PEM: over TLS (registry and RMI server, as jmxremote.registry.ssl and jmxremote.ssl ask),
+// trusting only the CA certificates in PEM; --tls: over TLS, trusting the JDK's own CAs. Without
+// either, in clear (only to prove that the server refuses it).
+// --write: then try a write (set java.lang:type=Memory Verbose to what it is): a read-only role
+// is refused it (exit 4).
 // Exit 0 and the serverInfo on stdout; 1 on a refused/failed connection; 3 when the bound passed
 // (a firewall that drops packets makes RMI wait forever without one); 4 when the server refused
-// the credentials (or their absence): it answered, and asked for a password.
+// the credentials (or their absence, or the write): it answered, and said no.
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,15 +24,31 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import javax.management.Attribute;
+import javax.management.MBeanServerConnection;
 import javax.management.ObjectName;
 import javax.management.remote.JMXConnector;
 import javax.management.remote.JMXConnectorFactory;
 import javax.management.remote.JMXServiceURL;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import javax.rmi.ssl.SslRMIClientSocketFactory;
 
 public class JmxProbe {
     public static void main(String[] argv) throws Exception {
         List<String> args = new ArrayList<>(List.of(argv));
         Map<String, Object> env = new HashMap<>();
+        if (args.size() >= 2 && args.get(0).equals("--ca")) {
+            SSLContext.setDefault(trusting(Path.of(args.get(1))));
+            args = args.subList(2, args.size());
+            env.put("com.sun.jndi.rmi.factory.socket", new SslRMIClientSocketFactory());
+        } else if (args.size() >= 1 && args.get(0).equals("--tls")) {
+            args = args.subList(1, args.size());
+            env.put("com.sun.jndi.rmi.factory.socket", new SslRMIClientSocketFactory());
+        }
         if (args.size() >= 2 && args.get(0).equals("--credentials")) {
             String first = Files.readAllLines(Path.of(args.get(1))).stream()
                     .findFirst().orElse("").strip();
@@ -37,8 +60,13 @@ public class JmxProbe {
             env.put(JMXConnector.CREDENTIALS, userPassword);
             args = args.subList(2, args.size());
         }
+        boolean write = !args.isEmpty() && args.get(0).equals("--write");
+        if (write) {
+            args = args.subList(1, args.size());
+        }
         if (args.size() < 2) {
-            System.err.println("usage: java JmxProbe.java [--credentials FILE] HOST PORT [SECONDS]");
+            System.err.println("usage: java JmxProbe.java [--ca PEM | --tls] [--credentials FILE]"
+                    + " [--write] HOST PORT [SECONDS]");
             System.exit(2);
         }
         String where = args.get(0) + ":" + args.get(1);
@@ -53,8 +81,15 @@ public class JmxProbe {
         });
         Future<String> info = pool.submit(() -> {
             try (JMXConnector c = JMXConnectorFactory.connect(url, env)) {
-                return (String) c.getMBeanServerConnection()
-                        .getAttribute(new ObjectName("Catalina:type=Server"), "serverInfo");
+                MBeanServerConnection mbeans = c.getMBeanServerConnection();
+                String serverInfo = (String) mbeans.getAttribute(
+                        new ObjectName("Catalina:type=Server"), "serverInfo");
+                if (write) {
+                    ObjectName memory = new ObjectName("java.lang:type=Memory");
+                    Object verbose = mbeans.getAttribute(memory, "Verbose");
+                    mbeans.setAttribute(memory, new Attribute("Verbose", verbose));
+                }
+                return serverInfo;
             }
         });
         try {
@@ -67,5 +102,22 @@ public class JmxProbe {
             System.err.println("JmxProbe: " + where + ": " + e.getCause());
             System.exit(e.getCause() instanceof SecurityException ? 4 : 1);
         }
+    }
+
+    /** TLS that trusts the CA certificates of a PEM file and nothing else. */
+    static SSLContext trusting(Path pem) throws Exception {
+        KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
+        trusted.load(null, null);
+        try (InputStream in = Files.newInputStream(pem)) {
+            int i = 0;
+            for (Certificate cert : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                trusted.setCertificateEntry("ca" + i++, cert);
+            }
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trusted);
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, tmf.getTrustManagers(), null);
+        return context;
     }
 }

@@ -18,6 +18,7 @@ import re
 
 import javaproperties
 
+from runbooklib.actions import tomcat
 from runbooklib.actions.common import (
     ActionError,
     Outcome,
@@ -33,6 +34,13 @@ from runbooklib.transcript import REDACTED, transcript, verification
 
 MANIFEST = "MANIFEST.sha256"
 SECRET_KEY = re.compile(r"password|passwd|secret", re.IGNORECASE)
+
+
+def readable_by_tomcat(host: Host, path: str) -> str:
+    """Shell: `path` (a file of sakai home, root's) readable by Tomcat's user through its group
+    and by nobody else (0640): the staging copy is root's 0600, and Tomcat does not run as root."""
+    _, gid = tomcat.account(host)
+    return f"chown -h root:{gid} -- {q(path)} && chmod 0640 -- {q(path)}"
 
 
 def targets(vars: dict) -> dict[str, str]:
@@ -254,8 +262,14 @@ def sync_from_staging(host: Host, staging: str | None = None) -> Outcome:
             continue
         before = read(host, dest, missing_ok=True)
         after = read(host, src)
-        # The new file gets the source's owner and mode, as a `cp` to a new name did.
-        run_in(host, [posixpath.dirname(dest)], replace_file(dest, f"cat -- {q(src)}", like=src))
+        # The new file gets the source's owner and mode, as a `cp` to a new name did; the
+        # properties then Tomcat's group (it reads them, as its own user).
+        own = f" && {readable_by_tomcat(host, dest)}" if name.endswith(".properties") else ""
+        run_in(
+            host,
+            [posixpath.dirname(dest)],
+            replace_file(dest, f"cat -- {q(src)}", like=src) + own,
+        )
         transcript.artifact(
             "config-diff",
             f"{host}:{dest}",
@@ -406,13 +420,22 @@ def staging_file_problems(host: Host) -> list[str]:
 
 def staging_jmx_problems(host: Host) -> list[str]:
     """setenv.sh's JMX for JConsole: the agent's options (given to `jcmd PID
-    ManagementAgent.start`) and the JVM property that makes the RMI server advertise the node."""
+    ManagementAgent.start`: TLS on both ends, the keystore's file) and the JVM property that
+    makes the RMI server advertise the node."""
     staging = host.vars["staging_config"]
     if "setenv.sh" not in staging_files(host):
         return [f"{staging}/setenv.sh missing"]
     setenv = read(host, f"{staging}/setenv.sh")
     port = host.vars["jmx_port"]
-    agent = (f"jmxremote.port={port}", f"jmxremote.rmi.port={port}", "jmxremote.authenticate=true")
+    agent = (
+        f"jmxremote.port={port}",
+        f"jmxremote.rmi.port={port}",
+        "jmxremote.authenticate=true",
+        # TLS on the RMI server and the registry (issue 18): the password never in clear.
+        "jmxremote.ssl=true",
+        "jmxremote.registry.ssl=true",
+        "jmxremote.ssl.config.file=",
+    )
     problems = [f"setenv.sh: the JMX agent's options lack {o}" for o in agent if o not in setenv]
     if "-Djava.rmi.server.hostname=" not in setenv:
         problems.append("setenv.sh: JAVA_OPTS lacks -Djava.rmi.server.hostname=<node address>")

@@ -24,7 +24,7 @@ PORTS = ("ssh_port", "https_port", "jmx_port", "maintenance_port")
 TEXTS = (
     "tomcat_home", "tomcat_base", "sakai_home", "catalina_out", "src_dir", "releases_dir",
     "staging_config", "config_backup", "svn_url", "release_tag", "release_version", "fallback_tag",
-    "fallback_version", "fallback_snapshot", "db_name", "db_backup_dir", "jmx_probe",
+    "fallback_version", "fallback_snapshot", "db_name", "db_backup_dir", "jmx_probe", "tomcat_user",
 )  # fmt: skip
 REQUIRED = (*TEXTS, *PORTS, "sql_scripts", "mail", "chat")
 # The keys of the notification settings, and which of them are ports.

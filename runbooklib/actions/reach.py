@@ -110,12 +110,21 @@ def port_state(client: Host, node: Host, port: int) -> str:
 
 
 def jmx_probe(
-    client: Host, node: Host, *, login: bool = True, credentials: str | None = None
+    client: Host,
+    node: Host,
+    *,
+    login: bool = True,
+    credentials: str | None = None,
+    tls: bool = True,
+    write: bool = False,
 ) -> Result:
     """Run the JMX client on `client` against port 9000 of `node` (rc 0: it read serverInfo; 4: the
-    server asked for a password it did not get or refused the one it got). With `login`, the client
-    logs in with `credentials`, a file on its own host (default: the inventory's
-    jmx_password_file), so the password is never on a command line."""
+    server asked for a password it did not get or refused the one it got, or refused the write).
+    With `login`, the client logs in with `credentials`, a file on its own host (default: the
+    inventory's jmx_password_file), so the password is never on a command line. With `tls` (the
+    only way the nodes answer), over TLS trusting the client's `ca_bundle` (else the JDK's CAs);
+    without, in clear: only to prove that the nodes refuse it. `write`: then try a write, which
+    the read-only role must be refused."""
     probe = client.vars["jmx_probe"]
     # A compiled client starts in under a second; `java JmxProbe.java` compiles it at every run
     # (seconds on a busy 2-core host). C1 only and the serial collector: a short-lived client.
@@ -125,12 +134,15 @@ def jmx_probe(
     else:
         java = f"java {q(probe)}"
     login_file = (credentials or client.vars.get("jmx_password_file")) if login else None
+    ca = client.vars.get("ca_bundle")
+    secure = (f"--ca {q(ca)} " if ca else "--tls ") if tls else ""
     creds = ""
     if login_file:
         rest = login_file.removeprefix("~/")
         creds = f"--credentials {'$HOME/' if rest != login_file else ''}{q(rest)} "
     return client.probe(
-        f"{java} {creds}{q(operand(node, node.address, 'address'))} {int(node.vars['jmx_port'])}",
+        f"{java} {secure}{creds}{'--write ' if write else ''}"
+        f"{q(operand(node, node.address, 'address'))} {int(node.vars['jmx_port'])}",
         timeout=60,
         check=False,
     )
@@ -179,9 +191,10 @@ def assert_admins_reach_app(inventory: Inventory, nodes: list[Host]) -> None:
 
 @verification
 def assert_jmx_allow_list(inventory: Inventory, nodes: list[Host], heads: list[Host]) -> None:
-    """JMX on 9000: usable from the allow-list on the head node(s) with the password and refused
-    without it, closed to everyone else. Each client and node is asked side by side (a JMX probe
-    is a JVM start on the client: seconds each, one after the other)."""
+    """JMX on 9000: usable from the allow-list on the head node(s) with the password over TLS,
+    refused without the password and in clear, closed to everyone else. Each client and node is
+    asked side by side (a JMX probe is a JVM start on the client: seconds each, one after the
+    other)."""
 
     def one(client: Host, node: Host) -> None:
         port = int(node.vars["jmx_port"])
@@ -200,6 +213,13 @@ def assert_jmx_allow_list(inventory: Inventory, nodes: list[Host], heads: list[H
         assert refused.rc == 4, (
             f"{client} (on allow_9000) gets JMX on {node}:{node.vars['jmx_port']} without the "
             f"password (probe exit {refused.rc}): {refused.stdout.strip()[:80]}"
+        )
+        # Nor in clear, where anyone on the path would read the password (issue 18).
+        clear = jmx_probe(client, node, tls=False)
+        assert clear.rc not in (0, 4), (
+            f"{client} (on allow_9000) gets JMX on {node}:{node.vars['jmx_port']} in clear, "
+            f"without TLS (probe exit {clear.rc}): the password crosses the network readable; "
+            "set jmxremote.ssl and jmxremote.registry.ssl to true in setenv.sh"
         )
 
     asks = [(one, c, n) for c in clients(inventory) for n in nodes]

@@ -9,7 +9,13 @@ lost link spoiled (Tomcat up, its log holding "cannot reach the database: No rou
 done again, once (stop, start), so that a resumed step checks a start made with the host back.
 A real fault logs its errors again at that start, and the check fails on them.
 
-Before starting, the size of catalina.out is kept in `<tomcat_base>/logs/.runbook-start-offset`;
+Tomcat runs as the inventory's `tomcat_user`, never root (issue 18): it is started as that user
+with a clean environment (setpriv: no PAM session, no root's variables), its pid file removed as
+that user, and what it wrote (catalina.out) read as that user, so that a file it swapped for a
+symlink reads nothing root alone may read. The runbook writes nothing into the folders the user
+owns (logs/, work/, temp/): its own marker is in the base, root's.
+
+Before starting, the size of catalina.out is kept in `<tomcat_base>/.runbook-start-offset`;
 the scan runs on the node (`tail -c +N | grep`), so only matching lines travel, and it covers only
 what this start wrote. Any ERROR / SEVERE / Exception line fails the start unless a known-issues
 entry that applies to this node and this start allows it; the record lists the allowed lines.
@@ -20,7 +26,7 @@ from __future__ import annotations
 import time
 
 from runbooklib.actions import known_issues
-from runbooklib.actions.common import ActionError, Outcome, q
+from runbooklib.actions.common import ActionError, Outcome, closed_folder, q, run_in
 from runbooklib.remote import CommandFailed, Host
 from runbooklib.transcript import transcript, verification
 
@@ -30,7 +36,9 @@ BANNER = "org.apache.catalina.startup.VersionLoggerListener.log Server version n
 # Matched case-insensitively (grep -i): Sakai's `ERROR:`, Tomcat's `SEVERE`, log4j's `FATAL`, and
 # a JVM's `java.lang.OutOfMemoryError:` or `...Exception` all count as problems.
 PROBLEM = r"ERROR|SEVERE|FATAL|Exception"
-OFFSET_FILE = "logs/.runbook-start-offset"
+OFFSET_FILE = ".runbook-start-offset"
+# What Tomcat writes, which its user must own (relative to the base).
+WRITES = ("logs", "work", "temp")
 # Exit status of the log scan when no start offset was recorded.
 NO_OFFSET = 3
 # Shown at most when a start fails: enough to diagnose, short enough to read.
@@ -59,6 +67,48 @@ def _env(host: Host) -> str:
     return f"CATALINA_HOME={q(v['tomcat_home'])} CATALINA_BASE={q(v['tomcat_base'])}"
 
 
+def account(host: Host) -> tuple[int, int]:
+    """(uid, gid) of the inventory's tomcat_user on the node; one line naming the fix when the
+    account is missing or is root under another name (uid 0)."""
+    user = host.vars["tomcat_user"]
+    out = host.probe(f"id -u -- {q(user)} && id -g -- {q(user)}", check=False)
+    ids = out.stdout.split()
+    if not out.ok or len(ids) != 2 or not all(i.isdigit() for i in ids):
+        raise ActionError(
+            f"{host}: no user {user} (tomcat_user): create it (`useradd --system {user}`) or "
+            "name Tomcat's account in the inventory"
+        )
+    if ids[0] == "0":
+        raise ActionError(
+            f"{host}: tomcat_user {user} has uid 0, root's: give Tomcat an unprivileged account"
+        )
+    return int(ids[0]), int(ids[1])
+
+
+def as_tomcat(host: Host, script: str) -> str:
+    """Shell: `script` run by sh as the inventory's tomcat_user, with its own groups and a clean
+    environment (setpriv: util-linux, no PAM session to open or leave behind)."""
+    uid, gid = account(host)
+    return f"setpriv --reuid={uid} --regid={gid} --init-groups --reset-env -- sh -c {q(script)}"
+
+
+def check_account(host: Host) -> None:
+    """The tomcat_user exists on the node, is not root, and owns what Tomcat writes; else one
+    line naming the fix (the runbook never chowns: who owns a production folder is the admins'
+    decision)."""
+    user, base = host.vars["tomcat_user"], host.vars["tomcat_base"]
+    uid, _ = account(host)
+    folders = " ".join(q(f"{base}/{name}") for name in WRITES)
+    out = host.probe(
+        f"find {folders} -maxdepth 0 ! -uid {uid} 2>&1 || true", check=False
+    ).stdout.split()
+    if out:
+        raise ActionError(
+            f"{host}: {', '.join(out)} not owned by {user} (tomcat_user), whom Tomcat runs as: "
+            f"`chown -R {user}: {' '.join(f'{base}/{n}' for n in WRITES)}` on the node"
+        )
+
+
 def stop(host: Host, grace: int = 60) -> Outcome:
     """Graceful shutdown; after `grace` seconds the process is killed (the record says so).
 
@@ -78,7 +128,7 @@ def stop(host: Host, grace: int = 60) -> Outcome:
         f"done; kill -9 {running}; sleep 1; echo forced",
         timeout=grace + 20,
     ).stdout.strip()
-    host.run(f"rm -f {q(_pidfile(host))}")
+    host.run(as_tomcat(host, f"rm -f -- {q(_pidfile(host))}"))
     if out == "forced":
         transcript.note(f"{host}: Tomcat pid {running} did not stop within {grace}s and was killed")
     return Outcome(host, "tomcat stop", True, f"pid {running} stopped ({out or 'dry run'})")
@@ -99,6 +149,7 @@ def start(
     """
     base, log = host.vars["tomcat_base"], host.vars["catalina_out"]
     marker = f"{base}/{OFFSET_FILE}"
+    check_account(host)
     changed, redone = pid(host) is None, False
     if not changed and known is not None and not host.check_mode:
         spoiled, _ = scan(host, known, start)
@@ -110,12 +161,14 @@ def start(
             stop(host)
             changed = redone = True
     if changed:
-        host.run(
-            # Written afresh (noclobber: O_EXCL), so never through a symlink left at its name.
-            f"s=$(stat -c %s {q(log)} 2>/dev/null || echo 0); rm -f -- {q(marker)} && "
-            f"(set -C; echo $s > {q(marker)}) && "
-            f"cd -- {q(base)} && {_env(host)} {q(host.vars['tomcat_home'])}/bin/startup.sh "
-            "</dev/null >/dev/null 2>&1",
+        startup = f"{q(host.vars['tomcat_home'])}/bin/startup.sh"
+        run_in(
+            host,
+            [base],
+            # Written afresh (noclobber: O_EXCL) in root's base, so never through a symlink.
+            f"{closed_folder(base)}; s=$(stat -L -c %s {q(log)} 2>/dev/null || echo 0); "
+            f"rm -f -- {q(marker)} && (set -C; echo $s > {q(marker)}) && cd -- {q(base)} && "
+            + as_tomcat(host, f"env {_env(host)} {startup} </dev/null >/dev/null 2>&1"),
             timeout=60,
         )
     if host.check_mode:
@@ -181,14 +234,19 @@ def _since(marker: str, log: str, latest: bool = False) -> str:
 def _wait_startup(host: Host, marker: str, log: str, bound: int) -> None:
     pf = _pidfile(host)
     out = host.probe(
-        f"for i in $(seq {bound * POLLS}); do "
-        f"if {_since(marker, log)} | grep -q {q(STARTUP_LINE)}; then echo up; exit 0; fi; "
-        f'p=$(cat {q(pf)} 2>/dev/null); if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; '
-        f"then echo died; exit 0; fi; sleep {1 / POLLS:g}; done; echo slow",
+        as_tomcat(
+            host,
+            f"for i in $(seq {bound * POLLS}); do "
+            f"if {_since(marker, log)} | grep -q {q(STARTUP_LINE)}; then echo up; exit 0; fi; "
+            f'p=$(cat {q(pf)} 2>/dev/null); if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; '
+            f"then echo died; exit 0; fi; sleep {1 / POLLS:g}; done; echo slow",
+        ),
         timeout=bound + 30,
     ).stdout.strip()
     if out != "up":
-        tail = host.probe(f"{_since(marker, log)} | tail -n {SHOW_LINES}", check=False).stdout
+        tail = host.probe(
+            as_tomcat(host, f"{_since(marker, log)} | tail -n {SHOW_LINES}"), check=False
+        ).stdout
         why = "exited" if out == "died" else f"did not log '{STARTUP_LINE}' within {bound}s"
         raise ActionError(f"{host}: Tomcat {why}; catalina.out since this start ends:\n{tail}")
 
@@ -202,8 +260,11 @@ def problem_lines(host: Host, latest: bool = False) -> list[str]:
     marker = f"{host.vars['tomcat_base']}/{OFFSET_FILE}"
     log = host.vars["catalina_out"]
     out = host.probe(
-        f"test -f {q(marker)} || exit {NO_OFFSET}; "
-        f"{{ {_since(marker, log, latest)}; }} | grep -Ei {q(PROBLEM)} || true",
+        as_tomcat(
+            host,
+            f"test -f {q(marker)} || exit {NO_OFFSET}; "
+            f"{{ {_since(marker, log, latest)}; }} | grep -Ei {q(PROBLEM)} || true",
+        ),
         check=False,
     )
     if out.rc == NO_OFFSET:
@@ -241,8 +302,8 @@ def assert_stopped(host: Host) -> None:
 @verification
 def assert_jmx_configured(host: Host, bound: float = 30) -> None:
     """The running JVM's JMX agent is the one setenv.sh starts: port 9000 for the registry and
-    the RMI server, a password asked (read with `jcmd PID ManagementAgent.status` on the node;
-    the agent comes up a moment after the JVM, hence the wait)."""
+    the RMI server, both over TLS, a password asked (read with `jcmd PID ManagementAgent.status`
+    on the node; the agent comes up a moment after the JVM, hence the wait)."""
     running = pid(host)
     assert running, f"{host}: Tomcat is not running"
     port = host.vars["jmx_port"]
@@ -250,10 +311,16 @@ def assert_jmx_configured(host: Host, bound: float = 30) -> None:
         f"jmxremote.port = {port}",
         f"jmxremote.rmi.port = {port}",
         "jmxremote.authenticate = true",
+        # TLS on the RMI server and on the registry: the password never crosses in clear.
+        "jmxremote.ssl = true",
+        "jmxremote.registry.ssl = true",
     ]
     deadline = time.monotonic() + bound
     while True:
-        status = host.probe(f"jcmd {running} ManagementAgent.status", check=False).stdout
+        # As the JVM's own user: the attach socket answers its owner.
+        status = host.probe(
+            as_tomcat(host, f"jcmd {running} ManagementAgent.status"), check=False
+        ).stdout
         missing = [w for w in wanted if w not in status]
         if not missing or time.monotonic() > deadline:
             break

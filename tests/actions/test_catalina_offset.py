@@ -3,6 +3,11 @@ files in a temporary folder through a local framed shell: no lab, real tail/grep
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from runbooklib.actions import tomcat
@@ -14,19 +19,27 @@ START = f"2007-08-18 INFO {tomcat.BANNER} Apache Tomcat\n"
 
 
 @pytest.fixture
-def node(tmp_path):
-    (tmp_path / "logs").mkdir()
+def node():
+    """A Tomcat base whose log is read as Tomcat's account would read it: as `nobody` (setpriv
+    needs root), in a folder under /tmp that it may enter (pytest's own tmp_path is root's 0700)."""
+    if os.geteuid() != 0:
+        pytest.skip("the log is read as tomcat_user through setpriv: run as root")
+    base = Path(tempfile.mkdtemp(prefix="catalina-offset-", dir="/tmp"))
+    base.chmod(0o755)
+    (base / "logs").mkdir()
     host = Host(
         "here",
         "127.0.0.1",
         vars={
             "ansible_connection": "local",
-            "tomcat_base": str(tmp_path),
-            "catalina_out": str(tmp_path / "logs" / "catalina.out"),
+            "tomcat_base": str(base),
+            "catalina_out": str(base / "logs" / "catalina.out"),
+            "tomcat_user": "nobody",
         },
     )
     yield host
     host.disconnect()
+    shutil.rmtree(base)
 
 
 def write(node: Host, old: str, new: str) -> None:

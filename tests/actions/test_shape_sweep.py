@@ -84,6 +84,7 @@ SHAPES = {
     "db_backup_dir": "/srv/{}/backups",
     "tomcat_base": "/srv/{}/tomcat",
     "tomcat_home": "/srv/{}/tomcat-home",
+    "tomcat_user": "{}",
     "sakai_home": "/srv/{}/sakai/",
     "catalina_out": "/srv/{}/catalina.out",
     "catalina_pid": "/srv/{}/tomcat.pid",
@@ -188,6 +189,8 @@ def make_host(v: dict, answers: list, mode: str = "maintenance") -> Recorder:
         "head": True,
     }
     hvars = {**lab, **{k: v[k] for k in INVENTORY_VARS}}
+    # Tomcat's account, asked before any command run as it (tomcat.account).
+    answers = [*answers, (r"^id -u -- ", "8443\n8443")]
     return Recorder(v["host name"], v["address"], vars=hvars, answers=answers, answers_mode=mode)
 
 
@@ -486,9 +489,9 @@ VERBS = {
     "tomcat.stop": Verb(
         lambda h, v, t: tomcat.stop(h), lambda: [(r"cmdline", "4242"), (r"seq", "graceful")]
     ),
-    "tomcat.start": Verb(
-        lambda h, v, t: tomcat.start(h), lambda: [(r"grep -q 'Server startup in'", "up")]
-    ),
+    "tomcat.start": Verb(lambda h, v, t: tomcat.start(h), lambda: [(r"Server startup in", "up")]),
+    "tomcat.check_account": Verb(lambda h, v, t: tomcat.check_account(h)),
+    "tomcat.account": Verb(lambda h, v, t: tomcat.account(h)),
     "tomcat.check_start_log": Verb(lambda h, v, t: tomcat.check_start_log(h, [], start="first")),
     "tomcat.problem_lines": Verb(lambda h, v, t: tomcat.problem_lines(h, latest=True)),
     "tomcat.scan": Verb(lambda h, v, t: tomcat.scan(h, [])),
@@ -501,8 +504,9 @@ VERBS = {
         lambda: [
             (r"cmdline", "4242"),
             (
-                r"^jcmd",
-                "jmxremote.port = 9000\njmxremote.rmi.port = 9000\njmxremote.authenticate = true",
+                r"ManagementAgent.status",
+                "jmxremote.port = 9000\njmxremote.rmi.port = 9000\njmxremote.authenticate = true"
+                "\njmxremote.ssl = true\njmxremote.registry.ssl = true",
             ),
         ],
     ),
@@ -554,6 +558,8 @@ NO_COMMAND = {
     "database.effect": "parses SQL text",
     "database.schema_changes": "parses SQL text",
     "config.targets": "paths, swept where used",
+    "config.readable_by_tomcat": "builds a command swept inside config.sync_from_staging",
+    "tomcat.as_tomcat": "builds a command swept inside tomcat.start, stop, problem_lines",
     "config.mask": "masks text here",
     "config.diff": "a diff of texts",
     "config.edit_properties": "edits text here",

@@ -103,6 +103,11 @@ def test_setenv_sets_jmx_for_start_only(tmp_path):
     agent = (tmp_path / "setenv.sh").read_text()
     for flag in ["port=9000", "rmi.port=9000", "authenticate=true", "host=$node_address"]:
         assert f"jmxremote.{flag} " in agent
+    # TLS on the RMI server and the registry: the password never in clear (issue 18).
+    for flag in ["ssl=true", "registry.ssl=true", "ssl.need.client.auth=false"]:
+        assert f"jmxremote.{flag} " in agent
+    assert "jmxremote.ssl.config.file=/ucd/opt/sakai/tomcat/conf/jmxremote.ssl" in agent
+    assert "ssl=false" not in agent
     assert "/ucd/opt/sakai/tomcat/conf/jmxremote.password " in agent
     address = re.search(r"-Djava\.rmi\.server\.hostname=(\S+)", opts).group(1)
     assert not address.startswith("127.")

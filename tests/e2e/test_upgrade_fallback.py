@@ -125,7 +125,7 @@ def port_9000(client: str, address: str) -> str:
 
 
 def jmx(client: str, address: str) -> bool:
-    probe = f"{STATE}/tools/JmxProbe.java --credentials {V['jmx_password_file']}"
+    probe = f"{STATE}/tools/JmxProbe.java --ca {CA} --credentials {V['jmx_password_file']}"
     out = on(client, f"java {probe} {address} {V['jmx_port']}", check=False)
     return out.returncode == 0 and "Tomcat" in out.stdout
 
@@ -225,7 +225,7 @@ def test_the_upgrade_completes_and_holds_from_outside(tmp_path):
 def test_a_second_upgrade_run_changes_nothing(tmp_path):
     applied = sql("SELECT script, applied_at FROM sakai.RUNBOOK_SCRIPT_LOG ORDER BY script")
     offsets = {
-        n.name: on(n.name, f"cat {V['tomcat_base']}/logs/.runbook-start-offset").stdout
+        n.name: on(n.name, f"cat {V['tomcat_base']}/.runbook-start-offset").stdout
         for n in INV.group("app")
     }
     run = pytest_run(UPGRADE, tmp_path / "r")
@@ -235,7 +235,7 @@ def test_a_second_upgrade_run_changes_nothing(tmp_path):
     assert sql("SELECT script, applied_at FROM sakai.RUNBOOK_SCRIPT_LOG ORDER BY script") == applied
     for node in INV.group("app"):  # no Tomcat was restarted
         assert (
-            on(node.name, f"cat {V['tomcat_base']}/logs/.runbook-start-offset").stdout
+            on(node.name, f"cat {V['tomcat_base']}/.runbook-start-offset").stdout
             == offsets[node.name]
         )
 

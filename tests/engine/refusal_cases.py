@@ -211,6 +211,12 @@ CASES = [
     ),
     Case("empty-tag", "the release tag left empty", ("release_tag",), edit=_set(release_tag="")),
     Case(
+        "tomcat-root",
+        "Tomcat's account (`tomcat_user`) is root",
+        ("tomcat_user", "root", "unprivileged", "sakai"),
+        edit=_set(tomcat_user="root"),
+    ),
+    Case(
         "serial-zero",
         "a rolling batch of no nodes (`serial: 0`)",
         ("serial", "0", "1 or more"),

@@ -90,7 +90,7 @@ def test_the_maintenance_page_on_8089_answers_503_with_retry_after(lab):
 
 
 def test_jmx_client_reads_tomcat_on_9000_with_the_password_only(lab):
-    probe = "java /var/lib/smartsite-lab/tools/JmxProbe.java"
+    probe = f"java /var/lib/smartsite-lab/tools/JmxProbe.java --ca {CA}"  # JMX is over TLS
     login = f"--credentials {lab.state}/secrets/jmx_password"
     assert oct((lab.state / "secrets" / "jmx_password").stat().st_mode & 0o777) == "0o600"
     for node in APP:
