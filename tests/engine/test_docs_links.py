@@ -30,6 +30,7 @@ OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 # Options the pages name that belong to other tools, each with where it comes from.
 OTHER_TOOLS_OPTIONS = {
     "--credentials",  # lab/tools/JmxProbe.java, run on the vantage hosts
+    "--ca",  # lab/tools/JmxProbe.java: the CA it trusts for JMX over TLS
     "--check",  # mysqlcheck, in the example plan page
     "--databases",  # mysqlcheck, in the example plan page
     "--write",  # tests/engine/refusal_cases.py, which regenerates docs/refusals.md
