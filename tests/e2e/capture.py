@@ -1,21 +1,23 @@
-"""Every frame of the lab's links, read in the root namespace as tcpdump would read them.
+"""Every frame of the lab's links, captured by tcpdump in the root namespace.
 
-    with Capture(["smv-adminws1"]) as seen:
+    with Capture(["smv-adminws1"], tmp_path) as seen:
         ...                      # traffic
     assert b"secret" not in seen.data
 
-An AF_PACKET socket per link (the root-namespace end of each host's veth): read only, nothing is
-sent. The bridge itself shows only the frames to and from the machine, not those it forwards
-between hosts, hence the links.
+One tcpdump per link (the root-namespace end of each host's veth): it only reads, nothing is
+sent, and it is ended by its own PID. The bridge itself shows only the frames to and from the
+machine, not those it forwards between hosts, hence the links.
 """
 
 from __future__ import annotations
 
-import select
+import shutil
+import signal
 import socket
-import threading
+import subprocess
+import time
+from pathlib import Path
 
-ETH_P_ALL = 0x0003
 LINK_PREFIX = "smv-"  # lab.config.LabHost.veth
 
 
@@ -24,45 +26,50 @@ def lab_links() -> list[str]:
 
 
 class Capture:
-    def __init__(self, links: list[str]):
-        self.socks = []
-        for link in links:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-            sock.bind((link, 0))
-            self.socks.append(sock)
-        self.frames: list[bytes] = []
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._read, daemon=True)
+    def __init__(self, links: list[str], folder: Path):
+        tcpdump = shutil.which("tcpdump")
+        assert tcpdump, "tcpdump is missing: `make setup` installs lab/debian-packages.txt"
+        self.files = [folder / f"{link}.pcap" for link in links]
+        self.command = [
+            [tcpdump, "-i", link, "-n", "-s", "0", "-U", "--immediate-mode", "-w", str(path)]
+            for link, path in zip(links, self.files, strict=True)
+        ]
+        self.running: list[subprocess.Popen] = []
 
     def __enter__(self) -> Capture:
-        self.thread.start()
+        for argv in self.command:
+            self.running.append(subprocess.Popen(argv, stderr=subprocess.PIPE, text=True))
+        for path in self.files:  # tcpdump writes the file's header once it listens
+            for _ in range(50):
+                if path.exists() and path.stat().st_size:
+                    break
+                time.sleep(0.1)
+            assert path.exists(), f"tcpdump did not start on {path.stem}"
         return self
 
     def __exit__(self, *exc) -> None:
-        self.done.set()
-        self.thread.join(5)
-        for sock in self.socks:
-            sock.close()
-
-    def _read(self) -> None:
-        while not self.done.is_set():
-            ready, _, _ = select.select(self.socks, [], [], 0.2)
-            for sock in ready:
-                self.frames.append(sock.recv(65535))
+        for proc in self.running:
+            proc.send_signal(signal.SIGINT)  # tcpdump flushes its file and ends
+        for proc in self.running:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
     @property
     def data(self) -> bytes:
-        return b"".join(self.frames)
+        return b"".join(path.read_bytes() for path in self.files)
 
     def tcp_port_frames(self, port: int) -> int:
-        """How many IPv4 TCP frames went to or from `port` (proof the capture saw a service)."""
+        """How many TCP frames went to or from `port` (proof the capture saw a service)."""
         count = 0
-        for f in self.frames:
-            if f[12:14] == b"\x08\x00" and f[23] == 6:
-                start = 14 + (f[14] & 0x0F) * 4
-                ports = {
-                    int.from_bytes(f[start : start + 2]),
-                    int.from_bytes(f[start + 2 : start + 4]),
-                }
-                count += port in ports
+        for path in self.files:
+            read = subprocess.run(
+                ["tcpdump", "-r", str(path), "-n", "-q", f"tcp port {port}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            count += len(read.stdout.splitlines())
         return count
