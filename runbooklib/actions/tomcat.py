@@ -112,6 +112,10 @@ def start(
     if changed:
         host.run(
             # Written afresh (noclobber: O_EXCL), so never through a symlink left at its name.
+            # The PID file goes too: no Tomcat runs behind it (pid() said so), but a run killed
+            # inside `stop` leaves it naming a dead JVM, maybe a zombie nobody reaps, which
+            # catalina.sh takes for a running Tomcat ("Start aborted").
+            f"rm -f -- {q(_pidfile(host))} && "
             f"s=$(stat -c %s {q(log)} 2>/dev/null || echo 0); rm -f -- {q(marker)} && "
             f"(set -C; echo $s > {q(marker)}) && "
             f"cd -- {q(base)} && {_env(host)} {q(host.vars['tomcat_home'])}/bin/startup.sh "
