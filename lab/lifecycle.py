@@ -174,11 +174,13 @@ def install_tools() -> None:
     `java JmxProbe.java` compiles it again at every run (6 s on a loaded 2-core machine, against
     under 1 s for `java -cp /var/lib/smartsite-lab/tools JmxProbe`)."""
     TOOLS.mkdir(exist_ok=True)
-    source = REPO / "lab" / "tools" / "JmxProbe.java"
-    shutil.copy2(source, TOOLS / "JmxProbe.java")
+    source, copy = REPO / "lab" / "tools" / "JmxProbe.java", TOOLS / "JmxProbe.java"
     compiled = TOOLS / "JmxProbe.class"
-    if not compiled.exists() or compiled.stat().st_mtime < source.stat().st_mtime:
-        subprocess.run(["javac", "-d", str(TOOLS), str(TOOLS / "JmxProbe.java")], check=True)
+    # By content, not mtime: checkouts of one source differ in mtime, and each `up` (every
+    # `reset`) from another checkout would compile it again.
+    if not compiled.exists() or not copy.exists() or copy.read_bytes() != source.read_bytes():
+        shutil.copy2(source, copy)
+        subprocess.run(["javac", "-d", str(TOOLS), str(copy)], check=True)
 
 
 INVENTORY = STATE / "inventory.yml"
@@ -259,23 +261,29 @@ def reset(lab: Lab, db_password: str | None = None) -> None:
     up(lab, apps=False)  # quick when all is healthy; rebuilds what changed or broke
     for line in _clear_faults(lab):
         say(f"cleared fault {line}")
-    with ThreadPoolExecutor(2 + len(lab.role("app"))) as pool:
-        work = [pool.submit(database.restore, lab.host("caje"))]
-        work += [pool.submit(tomcat.restore, h) for h in lab.role("app")]
+    write_staging(lab, db_password)
+    with ThreadPoolExecutor(1 + len(lab.role("app"))) as pool:
+        work = [pool.submit(_restore_db, lab.host("caje"), db_password)]
+        work += [pool.submit(_restore_node, h) for h in lab.role("app")]
         for f in work:
             f.result()
-    write_staging(lab, db_password)
-    if db_password:
-        database.set_password(lab.host("caje"), db_password)
-    # The nodes' config from the staging area just written, as at the first `up`: the same files
-    # as the pristine copy's, unless the staging writer changed since (then the new ones).
-    for host in lab.role("app"):
-        tomcat.install_config(host)
     notify.clear()
-    for host in lab.role("app"):
-        maintpage.start(host)
-    _start_apps(lab, strict=True)
+    _start_apps(lab, strict=True)  # after the database: the app connects to it as it starts
     say(f"lab reset in {time.monotonic() - started:.1f}s: 2.4.0 on {len(lab.role('app'))} nodes")
+
+
+def _restore_db(caje: LabHost, db_password: str | None) -> None:
+    database.restore(caje)
+    if db_password:
+        database.set_password(caje, db_password)
+
+
+def _restore_node(host: LabHost) -> None:
+    tomcat.restore(host)
+    # The config from the staging area just written, as at the first `up`: the same files as
+    # the pristine copy's, unless the staging writer changed since (then the new ones).
+    tomcat.install_config(host)
+    maintpage.start(host)
 
 
 def _clear_faults(lab: Lab) -> list[str]:

@@ -16,7 +16,7 @@ from runbooklib.actions import (
     rollout,
     tomcat,
 )
-from runbooklib.actions.common import rolling
+from runbooklib.actions.common import in_batch, rolling
 from runbooklib.engine import step
 
 
@@ -33,8 +33,9 @@ def test_f01_block_client_access(inventory, hosts):
 @step("f02", at="12:01", owner="Thomas", kind="action", hosts="app")
 def test_f02_shutdown_app_servers(hosts):
     """Shutdown all application servers"""
-    # Every node must stop, even when one of them fails to: a fallback does not halt half-way.
-    rolling(hosts, tomcat.stop, max_failures=len(hosts))
+    # Every node at once, and every node tries even when another fails to stop: a fallback does
+    # not halt half-way (the step then fails naming each node that did not stop).
+    in_batch(hosts, tomcat.stop)
     for node in hosts:
         tomcat.assert_stopped(node)
 
@@ -58,7 +59,7 @@ def test_f03_restore_database(inventory, hosts, repo, consent):
 def test_f04_install_previous_snapshot(inventory, hosts):
     """Install sakai-core-2-4-x-prod-002 snapshot on all application nodes (stubing, walton)"""
     v = inventory.vars
-    rolling(hosts, lambda node: release.install_snapshot(node, v["fallback_snapshot"]))
+    in_batch(hosts, lambda node: release.install_snapshot(node, v["fallback_snapshot"]))
     for node in hosts:
         release.assert_deployed(node, v["fallback_tag"], v["fallback_version"])
 
@@ -78,8 +79,9 @@ def test_f05_restore_240_config(hosts):
 def test_f06_start_nodes_and_test(inventory, hosts, known):
     """Start nodes and test"""
     version = inventory.vars["fallback_version"]
-    # Node by node: start, catalina.out since this start, health (as u14 did for the upgrade).
-    rolling(hosts, lambda node: rollout.start_and_test(node, known, version))
+    # One seed line for all nodes, so all at once (the release they go back to ran before the
+    # window): start, catalina.out since this start, health, as u14 did for the upgrade.
+    in_batch(hosts, lambda node: rollout.start_and_test(node, known, version))
 
 
 @step("f07", at="13:40", owner="Kirk, Sandra", kind="manual", hosts="app")

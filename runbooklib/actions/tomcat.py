@@ -166,9 +166,16 @@ def start(
             host,
             [base],
             # Written afresh (noclobber: O_EXCL) in root's base, so never through a symlink.
+            # The PID file goes too, as Tomcat's user (its folder): no Tomcat runs behind it
+            # (pid() said so), but a run killed inside `stop` leaves it naming a dead JVM, maybe
+            # a zombie nobody reaps, which catalina.sh takes for a running Tomcat.
             f"{closed_folder(base)}; s=$(stat -L -c %s {q(log)} 2>/dev/null || echo 0); "
             f"rm -f -- {q(marker)} && (set -C; echo $s > {q(marker)}) && cd -- {q(base)} && "
-            + as_tomcat(host, f"env {_env(host)} {startup} </dev/null >/dev/null 2>&1"),
+            + as_tomcat(
+                host,
+                f"rm -f -- {q(_pidfile(host))} && "
+                f"env {_env(host)} {startup} </dev/null >/dev/null 2>&1",
+            ),
             timeout=60,
         )
     if host.check_mode:

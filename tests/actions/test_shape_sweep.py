@@ -221,7 +221,7 @@ def db_answers(log_rows: str = "", with_manifest: bool = True) -> list:
 
     return [
         (
-            r"mariadb-install-db",
+            r"smartsite-verify",
             lambda h: f"scratch.SAKAI_SITE\t1\nscratch.{t(h)}\t2\nSAKAI_SITE\t5\n{t(h)}\t6\n",
         ),
         (r"mariadb --help", "1"),
