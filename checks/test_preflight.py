@@ -57,11 +57,21 @@ def test_staging_config_valid(hosts):
 
 @pytest.mark.hosts("app")
 def test_allow_lists_well_formed(inventory, hosts):
-    """Both allow-lists are lists of named IPv4 addresses, and the firewall rules render."""
+    """Both allow-lists are lists of named IPv4 or IPv6 addresses, and the firewall rules render
+    in both families."""
     for var in ("allow_8443", "allow_9000"):
         firewall.allow_list(inventory.vars.get(var), var)
     for node in hosts:
-        firewall.render("maintenance", node.vars)
+        for family in firewall.TOOLS:
+            firewall.render("maintenance", node.vars, family)
+
+
+@pytest.mark.hosts("app")
+def test_nodes_with_ipv6_have_ip6tables(hosts):
+    """A node with an IPv6 address (global or ULA) has ip6tables: with iptables alone, the window's
+    firewall would leave it open to everyone over IPv6."""
+    failures = in_parallel(hosts, firewall.families)
+    assert not failures, "NO-GO: " + "; ".join(failures)
 
 
 def test_known_issues_valid(known):

@@ -11,6 +11,7 @@ are the first line, and say what the fix is.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import keyword
 import os
@@ -56,6 +57,15 @@ def _pattern(regex: re.Pattern, what: str) -> Callable[[object], str | None]:
         return what
 
     return rule
+
+
+def _ipv6_address(value: object) -> str | None:
+    """A host's IPv6 address (`ansible_host6`): it reaches the scans' command lines."""
+    try:
+        ipaddress.IPv6Address(str(value))
+    except ValueError:
+        return "is not an IPv6 address: give one like 2001:db8::11 (no brackets, no prefix)"
+    return None
 
 
 def path(value: object, home: bool = False) -> str | None:
@@ -121,6 +131,7 @@ RULES: dict[str, Callable[[object], str | None]] = {
         path,
     ),
     "db_password_file": _home_path,
+    "ansible_host6": _ipv6_address,
     "jmx_password_file": _home_path,
     "ansible_user": _pattern(
         _USER, "is not a user name: give lowercase letters, digits, `_` or `-`, not first `-`"

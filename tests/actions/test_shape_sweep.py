@@ -133,7 +133,7 @@ class FakeInfra:
         hooks = firewall.hooks(self.host.vars)
 
         class Rules:
-            def rules(_, table):
+            def rules(_, table, version=4):
                 return [hooks[table][1], *rules[table]]
 
         return Rules()
@@ -309,6 +309,7 @@ VERBS = {
         lambda: [(r"^test -s", (0, "")), (r"iptables -w 5 -t", ""), (r"^sha256sum", "ab  f")],
     ),
     "firewall.current": Verb(lambda h, v, t: firewall.current(h, h.vars)),
+    "firewall.families": Verb(lambda h, v, t: firewall.families(h)),
     "firewall.save": Verb(lambda h, v, t: firewall.save(h, v["path"])),
     "firewall.assert_mode": Verb(
         lambda h, v, t: firewall.assert_mode(h, "maintenance"), lambda: [(r"^test -s", (1, ""))]
