@@ -105,3 +105,18 @@ def test_one_rollback_puts_both_families_back(lab):
             break
     assert {f: lab.exec(node.name, rules[f]).stdout for f in rules} == before
     assert lab.ssh(node.address, "true", timeout=10).returncode == 0
+
+
+def test_a_node_with_ipv6_and_no_ip6tables_is_a_no_go_naming_it(lab, tmp_path):
+    node = app_nodes(INV)[-1]
+    # Hidden in the node's own mount namespace only (the lab's hosts share the machine's /usr);
+    # bind mounts follow the link to the xtables binary, hidden for the moment of the check.
+    hide = "mount --bind /dev/null /usr/sbin/ip6tables-restore"
+    lab.exec(node.name, hide)
+    try:
+        run = pytest_run(["checks/", "--phase", "preflight", "-k", "ip6tables"], tmp_path / "c")
+    finally:
+        lab.exec(node.name, "umount /usr/sbin/ip6tables-restore")
+    assert run.rc != 0 and run.verdict_line.startswith("NO-GO"), run.verdict_line
+    assert f"{node}: has IPv6 addresses and no ip6tables" in run.out
+    assert "install ip6tables" in run.out
