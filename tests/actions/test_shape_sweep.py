@@ -518,11 +518,11 @@ VERBS = {
         lambda h, v, t: surface.open_ports(h, h),
         lambda: [(r"^nmap", lambda h: f"Host: {h.address} ()\tPorts: 22/open/tcp//ssh///\n")],
     ),
-    "surface.scan_from": Verb(
-        lambda h, v, t: surface.scan_from(h, [h]),
+    "surface.probe_from": Verb(
+        lambda h, v, t: surface.probe_from(h, [h], {22, 8443}),
         lambda: [(r"^nmap", lambda h: f"Host: {h.address} ()\tPorts: 22/open/tcp//ssh///\n")],
     ),
-    "surface.listeners": Verb(lambda h, v, t: surface.listeners(h)),
+    "surface.read": Verb(lambda h, v, t: surface.read(h)),
 }
 
 # Public functions of the swept modules that run no command of their own, and why.
@@ -541,6 +541,8 @@ NO_COMMAND = {
     "common.batches": "splits hosts",
     "common.in_batch": "runs a given action per host",
     "common.in_parallel": "runs a given check per host",
+    "common.fan_out": "runs a given function per item",
+    "common.forks": "an int of the inventory",
     "firewall.state_dir": "a path, swept where it is used (apply, rollback_armed)",
     "firewall.allow_list": "validates addresses with ipaddress",
     "firewall.render": "rules text (addresses validated by ipaddress, ports int)",
@@ -576,11 +578,14 @@ NO_COMMAND = {
     "reach.assert_admins_reach_app": "https_from per client and node (swept)",
     "reach.assert_jmx_allow_list": "jmx_from, jmx_probe, port_state (swept)",
     "reach.assert_public_app": "https_from, assert_jmx_allow_list (swept)",
-    "surface.scans": "scan_from per client (swept)",
+    "surface.parse_listeners": "parses text",
+    "surface.nat_ports": "parses text",
+    "surface.parse_view": "parses text",
+    "surface.sample_ports": "a set of ints",
     "surface.declared": "ints of the inventory",
-    "surface.problems": "open_ports, listeners (swept)",
-    "surface.assert_surface": "problems (open_ports, listeners: swept)",
-    "surface.assert_surfaces": "scans, problems (swept)",
+    "surface.plan": "sets of ints",
+    "surface.problems": "compares sets of ints",
+    "surface.assert_surfaces": "read, probe_from (swept)",
     "access.close_to_public": "firewall.apply, assert_mode, reach (swept)",
     "access.open_to_public": "firewall.apply, assert_mode, reach (swept)",
     "access.mail_ready_to_switch": "http.health, notify.mail: no shell",
