@@ -64,13 +64,7 @@ def test_firewall_in_public_mode(hosts):
 
 def test_public_gets_the_release_on_8443(inventory, hosts, expected):
     """Every vantage host, the public included, gets the expected version from every node."""
-    version = expected[1]
-    for client in reach.clients(inventory):
-        for node in hosts:
-            got = reach.https_from(client, node)
-            assert got.status == 200 and got.version == version, (
-                f"{client} gets {got.status} {got.version!r} from {node}:8443, expected {version}"
-            )
+    reach.assert_every_client_gets(inventory, hosts, expected[1])
 
 
 def test_jmx_9000_closed_to_public(inventory, hosts):

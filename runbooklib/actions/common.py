@@ -221,9 +221,9 @@ def forks(hosts: list[Host]) -> int:
     return value
 
 
-def fan_out(items: list, work, bound: int) -> list[tuple[object, str | None]]:
+def fan_out(items: list, work, bound: int, name=str) -> list[tuple[object, str | None]]:
     """`work(item)` for every item, at most `bound` at once, in the items' order: (result,
-    None), or (None, the first line of what it raised, prefixed with the item's name)."""
+    None), or (None, the first line of what it raised, prefixed with `name(item)`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     def one(item):
@@ -232,8 +232,8 @@ def fan_out(items: list, work, bound: int) -> list[tuple[object, str | None]]:
         except Exception as exc:  # noqa: BLE001 - reported with the item, never swallowed
             lines = str(exc).strip().splitlines()
             first = lines[0] if lines else repr(exc)
-            name = str(item)
-            return None, first if first.startswith(f"{name}:") else f"{name}: {first}"
+            who = name(item)
+            return None, first if first.startswith(f"{who}:") else f"{who}: {first}"
 
     if not items:
         return []

@@ -4,7 +4,6 @@ ports are probed, and what is a NO-GO; and the `forks` bound of the fan-out (ite
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,19 +165,23 @@ def test_forks_defaults_to_ansibles_ten_and_bounds_the_fan_out():
     assert forks([Node("a")]) == 10 and forks([]) == 10
     busy, most, lock = [0], [0], threading.Lock()
 
-    def work(node):
-        with lock:
-            busy[0] += 1
-            most[0] = max(most[0], busy[0])
-        time.sleep(0.05)
-        with lock:
-            busy[0] -= 1
-        if node.name == "n3":
-            raise RuntimeError("boom\nsecond line")
-        return node.name
+    def work_with(barrier: threading.Barrier):
+        def work(node):
+            with lock:
+                busy[0] += 1
+                most[0] = max(most[0], busy[0])
+            # Only `parties` hosts at once let every one of them through: fewer time out.
+            barrier.wait(timeout=10)
+            with lock:
+                busy[0] -= 1
+            if node.name == "n3":
+                raise RuntimeError("boom\nsecond line")
+            return node.name
+
+        return work
 
     nodes = [Node(f"n{i}", {"forks": 3}) for i in range(12)]
-    failures = in_parallel(nodes, work)
+    failures = in_parallel(nodes, work_with(threading.Barrier(3)))
     assert most[0] == 3 and failures == ["n3: boom"]
-    done = fan_out(nodes, work, 12)
+    done = fan_out(nodes, work_with(threading.Barrier(12)), 12)
     assert most[0] == 12 and done[0] == ("n0", None) and done[3] == (None, "n3: boom")
