@@ -3,6 +3,7 @@ ports are probed, and what is a NO-GO; and the `forks` bound of the fan-out (ite
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from runbooklib.actions import surface
 from runbooklib.actions.common import ActionError, fan_out, forks, in_parallel
 from runbooklib.actions.surface import Listener, Plan, View
-from runbooklib.inventory import Inventory
+from runbooklib.inventory import Inventory, InventoryError
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = Inventory.load(REPO / "inventories/lab.yml")
@@ -185,3 +186,47 @@ def test_forks_defaults_to_ansibles_ten_and_bounds_the_fan_out():
     assert most[0] == 3 and failures == ["n3: boom"]
     done = fan_out(nodes, work_with(threading.Barrier(12)), 12)
     assert most[0] == 12 and done[0] == ("n0", None) and done[3] == (None, "n3: boom")
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("forks: 0", "all.vars.forks 0 is not a whole number, 1 or more: give one like 10"),
+        ("forks: ten", "all.vars.forks 'ten' is not a whole number, 1 or more"),
+        ("surface_seed: yes", "all.vars.surface_seed True is not a whole number"),
+        ("surface_full_scan: 1", "all.vars.surface_full_scan 1 is not true or false"),
+    ],
+)
+def test_a_bad_forks_seed_or_full_scan_in_the_inventory_is_refused_at_its_load(tmp_path, line, why):
+    text = (
+        (REPO / "inventories/lab.yml").read_text().replace("  vars:\n", f"  vars:\n    {line}\n", 1)
+    )
+    (tmp_path / "lab.yml").write_text(text)
+    with pytest.raises(InventoryError, match=re.escape(why)):
+        Inventory.load(tmp_path / "lab.yml")
+
+
+def test_the_forks_option_reaches_every_host_and_a_bad_one_is_refused(pytester):
+    lab = REPO / "inventories/lab.yml"
+    pytester.makepyfile(
+        """
+        def test_vars(inventory):
+            assert {h.vars["forks"] for h in inventory.hosts.values()} == {3}
+            assert inventory.vars["surface_seed"] == 42 and inventory.vars["surface_full_scan"]
+        """
+    )
+    ok = pytester.runpytest(
+        "--inventory",
+        lab,
+        "--forks",
+        "3",
+        "--sample-seed",
+        "42",
+        "--full-scan",
+        "-p",
+        "no:cacheprovider",
+    )
+    ok.assert_outcomes(passed=1)
+    bad = pytester.runpytest("--inventory", lab, "--forks", "0")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--forks: '0' is not a whole number, 1 or more*"])
