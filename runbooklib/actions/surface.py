@@ -153,15 +153,15 @@ def nat_ports(rules: list[str]) -> set[int]:
 
 def parse_view(text: str) -> View:
     """`read`'s output: the listeners, then the IPv4 NAT table, then the IPv6 one (if any)."""
-    listeners, _, rest = text.partition(NAT4)
-    rules = rest.replace(NAT6, "").splitlines()
-    if NO_NAT6 in rest:
-        error = rest.split(NO_NAT6, 1)[1].strip()
+    listeners, _, tables = text.partition(NAT4)
+    v4, _, v6 = tables.partition(NAT6)
+    if NO_NAT6 in v6:
+        error = v6.replace(NO_NAT6, "").strip()
         # A kernel without IPv6 NAT has no IPv6 rule to follow; any other failure proves nothing.
         if "does not exist" not in error and "can't initialize" not in error.lower():
             raise AssertionError(f"cannot read the IPv6 NAT table: {error[:200]}")
-        rules = rest.split(NO_NAT6, 1)[0].replace(NAT6, "").splitlines()
-    return View(parse_listeners(listeners), nat_ports(rules))
+        v6 = ""
+    return View(parse_listeners(listeners), nat_ports(f"{v4}\n{v6}".splitlines()))
 
 
 def read(node: Host) -> View:
@@ -170,7 +170,7 @@ def read(node: Host) -> View:
     out = node.probe(
         f"ss -Hltnup && echo {NAT4} && iptables -w 5 -t nat -S && echo {NAT6} && "
         f"if command -v ip6tables >/dev/null; then "
-        f"ip6tables -w 5 -t nat -S 2>&1 || echo {NO_NAT6} $(ip6tables -w 5 -t nat -S 2>&1); fi",
+        f"ip6tables -w 5 -t nat -S 2>&1 || echo {NO_NAT6}; fi",
         timeout=30,
     ).stdout
     return parse_view(out)
@@ -311,10 +311,12 @@ def assert_surfaces(inventory: Inventory, nodes: list[Host], mode: str) -> None:
     probed = plan(
         views, {n.name: n.vars for n in nodes}, bool(nodes[0].vars.get("surface_full_scan")), seed
     )
+    # The seed goes into the record: a sampled port found open is replayed with --sample-seed.
     transcript.note(
-        f"surface: {len(probed.targeted)} listening, NAT-mapped or declared ports probed from "
-        f"{len(vantage)} vantage hosts"
-        + (f", and {len(probed.sampled)} sampled (seed {seed})" if probed.seed else " (full scan)")
+        f"surface: {len(probed.targeted)} listening, NAT-mapped or declared ports and "
+        f"{len(probed.sampled)} sampled ones (seed {seed}) probed from {len(vantage)} vantage hosts"
+        if probed.seed
+        else f"surface: every port (nmap -p-) probed from {len(vantage)} vantage hosts"
     )
     probe_out = fan_out(vantage, lambda c: probe_from(c, nodes, probed.ports), bound)
     failed = [error for _, error in probe_out if error]

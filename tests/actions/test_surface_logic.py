@@ -84,10 +84,10 @@ def test_the_view_reads_both_nat_tables_and_a_kernel_without_ipv6_nat():
     text = f"{SS}{surface.NAT4}\n" + "\n".join(LAB_NAT) + f"\n{surface.NAT6}\n"
     v6 = "-A PREROUTING -p tcp --dport 2222 -j REDIRECT --to-ports 22\n"
     assert surface.parse_view(text + v6).nat == {8443, 2222}
-    missing = f"{surface.NO_NAT6} ip6tables v1.8.9: can't initialize ip6tables table `nat'"
+    missing = f"ip6tables v1.8.9: can't initialize ip6tables table `nat'\n{surface.NO_NAT6}\n"
     assert surface.parse_view(text + missing).nat == {8443}
     with pytest.raises(AssertionError, match="cannot read the IPv6 NAT table: .*lock"):
-        surface.parse_view(text + f"{surface.NO_NAT6} Another app is holding the xtables lock")
+        surface.parse_view(text + f"Another app is holding the xtables lock\n{surface.NO_NAT6}")
 
 
 def test_the_sample_is_the_same_for_the_same_seed_and_avoids_the_targeted_ports():
