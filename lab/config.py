@@ -38,7 +38,8 @@ RELEASES = {"sakai_2-4-x-prod-002": "2.4.0", "sakai_2-4-x-prod-003": "2.4.1"}
 PROD_TAG = "sakai_2-4-x-prod-002"  # what runs before the window
 BACKUP_DISK_MB = 64  # /var/backups/sakai on caje: small enough to fill as a fault
 
-# Fixed hosts: name, last octet, role. Extra app nodes (--app-nodes 3..9) are app3.. at .13...
+# Fixed hosts: name, last octet, role. Extra app nodes (--app-nodes 3..16) are app3.. at .13...,
+# app10.. at .110.. (.20 on is taken by caje and the rest).
 FIXED = [
     ("caje", 21, "db"),
     ("mware", 31, "svn"),
@@ -82,7 +83,9 @@ class Lab:
 
     def __post_init__(self):
         names = APP_NAMES + [f"app{i}" for i in range(3, self.app_nodes + 1)]
-        spec = [(n, 11 + i, "app") for i, n in enumerate(names[: self.app_nodes])] + FIXED
+        spec = [
+            (n, 11 + i if i < 9 else 101 + i, "app") for i, n in enumerate(names[: self.app_nodes])
+        ] + FIXED
         self.hosts = [LabHost(n, str(self.subnet.network_address + o), r) for n, o, r in spec]
 
     @property
@@ -125,8 +128,8 @@ def chosen(subnet: str | None, app_nodes: int | None) -> Lab:
     """The lab asked for: options first, then $LAB_SUBNET, then what the last `up` recorded."""
     saved = recorded()
     nodes = app_nodes or (saved.app_nodes if saved else 2)
-    if not 1 <= nodes <= 9:
-        raise LabError(f"--app-nodes {nodes} is out of range: use 1 to 9")
+    if not 1 <= nodes <= 16:
+        raise LabError(f"--app-nodes {nodes} is out of range: use 1 to 16")
     if subnet:
         return Lab(parse_subnet(subnet), nodes)
     if os.environ.get("LAB_SUBNET"):
