@@ -34,6 +34,7 @@ def test_jmx_9000_allow_list_only(inventory, hosts):
 
 
 def test_surface_only_declared_ports(inventory, hosts):
-    """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
-    lets that host reach in maintenance mode; no listener on an undeclared port."""
+    """Every listening, NAT-mapped or declared port of every node, and a sample of the rest,
+    probed from every vantage host, shows exactly what the inventory lets that host reach in
+    maintenance mode; no listener on an undeclared port."""
     surface.assert_surfaces(inventory, hosts, "maintenance")

@@ -41,7 +41,8 @@ RELEASES = {"sakai_2-4-x-prod-002": "2.4.0", "sakai_2-4-x-prod-003": "2.4.1"}
 PROD_TAG = "sakai_2-4-x-prod-002"  # what runs before the window
 BACKUP_DISK_MB = 64  # /var/backups/sakai on caje: small enough to fill as a fault
 
-# Fixed hosts: name, last octet, role. Extra app nodes (--app-nodes 3..9) are app3.. at .13...
+# Fixed hosts: name, last octet, role. Extra app nodes (--app-nodes 3..16) are app3.. at .13...,
+# app10.. at .110.. (.20 on is taken by caje and the rest).
 FIXED = [
     ("caje", 21, "db"),
     ("mware", 31, "svn"),
@@ -87,7 +88,9 @@ class Lab:
 
     def __post_init__(self):
         names = APP_NAMES + [f"app{i}" for i in range(3, self.app_nodes + 1)]
-        spec = [(n, 11 + i, "app") for i, n in enumerate(names[: self.app_nodes])] + FIXED
+        spec = [
+            (n, 11 + i if i < 9 else 101 + i, "app") for i, n in enumerate(names[: self.app_nodes])
+        ] + FIXED
         self.hosts = [
             LabHost(n, str(self.subnet.network_address + o), r, self._v6(o)) for n, o, r in spec
         ]
@@ -149,8 +152,8 @@ def chosen(subnet: str | None, app_nodes: int | None, ipv6: bool | None = None) 
     recorded."""
     saved = recorded()
     nodes = app_nodes or (saved.app_nodes if saved else 2)
-    if not 1 <= nodes <= 9:
-        raise LabError(f"--app-nodes {nodes} is out of range: use 1 to 9")
+    if not 1 <= nodes <= 16:
+        raise LabError(f"--app-nodes {nodes} is out of range: use 1 to 16")
     if ipv6 is None and os.environ.get("LAB_IPV6"):
         ipv6 = parse_ipv6(os.environ["LAB_IPV6"])
     if ipv6 is None:

@@ -116,6 +116,13 @@ def _words(value: object) -> str | None:
     return None
 
 
+def _whole(value: object) -> str | None:
+    """A count (`forks`, a seed): a whole number, 1 or more; `yes` is no number here."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return "is not a whole number, 1 or more: give one like 10"
+    return None
+
+
 _sql_name = _pattern(
     _SQL_NAME, "is not a plain database name: give letters, digits and `_` (64 at most)"
 )
@@ -155,6 +162,11 @@ RULES: dict[str, Callable[[object], str | None]] = {
     ),
     "mail": _words,
     "chat": _words,
+    # How many hosts a read-only fan-out talks to at once (Ansible's `forks`), and the surface's
+    # sample (issue 20): `--forks` and `--sample-seed` set them for one run.
+    "forks": _whole,
+    "surface_seed": _whole,
+    "surface_full_scan": lambda value: None if isinstance(value, bool) else "is not true or false",
     "svn_url": _pattern(
         _URL, "is not a plain URL: give http(s):// or svn:// and a path without quotes or spaces"
     ),
