@@ -17,10 +17,15 @@ it reach in the mode (`firewall.reachable_ports`); an extra port is named with t
 listens on it. Any listener (TCP or UDP, either family) on a port the inventory does not declare
 is a NO-GO too, named with its process, even one the firewall hides: the firewall is the second
 line. `--full-scan` (var `surface_full_scan`) probes every port instead, for the paranoid.
+
+Over each family a node has: every IPv6 address the node reports (global or ULA) is probed as its
+IPv4 address is, by every vantage host with IPv6, from the source address it would use; a node
+with IPv6 and no vantage host able to probe it is a NO-GO (the proof would be missing).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import re
 from dataclasses import dataclass, field
@@ -42,6 +47,8 @@ USERS = re.compile(r'\("([^"]+)",pid=(\d+)')
 DPORT = re.compile(r"(!\s+)?--(?:dport|dports|destination-ports?)\s+(\S+)")
 # What the node prints between its three readings (see `read`).
 NAT4, NAT6, NO_NAT6 = "::runbook-nat4", "::runbook-nat6", "::runbook-nat6-unavailable"
+ADDR6 = "::runbook-addr6"
+INET6 = re.compile(r"\binet6\s+([0-9a-fA-F:]+)/\d+")
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ class View:
 
     listeners: list[Listener] = field(default_factory=list)
     nat: set[int] = field(default_factory=set)
+    # Its IPv6 addresses beyond loopback and link-local: each is probed as its IPv4 one is.
+    addresses6: list[str] = field(default_factory=list)
 
     def tcp_ports(self) -> set[int]:
         return {x.port for x in self.listeners if x.proto == "tcp"}
@@ -151,8 +160,19 @@ def nat_ports(rules: list[str]) -> set[int]:
     return mapped
 
 
+def parse_addresses6(text: str) -> list[str]:
+    """The addresses of `ip -6 -o addr show scope global`, compressed as nmap prints them.
+
+    >>> parse_addresses6("2: eth0    inet6 fd5a:6c61:6273:0::11/64 scope global nodad")
+    ['fd5a:6c61:6273::11']
+    """
+    return [str(ipaddress.IPv6Address(m)) for m in INET6.findall(text)]
+
+
 def parse_view(text: str) -> View:
-    """`read`'s output: the listeners, then the IPv4 NAT table, then the IPv6 one (if any)."""
+    """`read`'s output: the listeners, then the IPv4 NAT table, then the IPv6 one (if any), then
+    the node's IPv6 addresses."""
+    text, _, addresses = text.partition(ADDR6)
     listeners, _, tables = text.partition(NAT4)
     v4, _, v6 = tables.partition(NAT6)
     if NO_NAT6 in v6:
@@ -161,16 +181,22 @@ def parse_view(text: str) -> View:
         if "does not exist" not in error and "can't initialize" not in error.lower():
             raise AssertionError(f"cannot read the IPv6 NAT table: {error[:200]}")
         v6 = ""
-    return View(parse_listeners(listeners), nat_ports(f"{v4}\n{v6}".splitlines()))
+    return View(
+        parse_listeners(listeners),
+        nat_ports(f"{v4}\n{v6}".splitlines()),
+        parse_addresses6(addresses),
+    )
 
 
 def read(node: Host) -> View:
-    """The node's listeners (`ss -Hltnup`: TCP and UDP, both families, with their processes) and
-    the ports its NAT tables map (iptables, and ip6tables where installed), in one command."""
+    """The node's listeners (`ss -Hltnup`: TCP and UDP, both families, with their processes), the
+    ports its NAT tables map (iptables, and ip6tables where installed) and its IPv6 addresses, in
+    one command."""
     out = node.probe(
         f"ss -Hltnup && echo {NAT4} && iptables -w 5 -t nat -S && echo {NAT6} && "
         f"if command -v ip6tables >/dev/null; then "
-        f"ip6tables -w 5 -t nat -S 2>&1 || echo {NO_NAT6}; fi",
+        f"ip6tables -w 5 -t nat -S 2>&1 || echo {NO_NAT6}; fi; "
+        f"echo {ADDR6}; ip -6 -o addr show scope global 2>/dev/null; true",
         timeout=30,
     ).stdout
     return parse_view(out)
@@ -185,32 +211,51 @@ def sample_ports(exclude: set[int], seed: int, count: int = SAMPLE) -> set[int]:
 def probe_from(client: Host, nodes: list[Host], ports: set[int] | None) -> dict[str, set[int]]:
     """The open TCP ports among `ports` (None: all of them, `nmap -p-`) of each node as `client`
     finds them: one nmap for all the nodes (it probes them side by side), bounded in time."""
-    targets = " ".join(q(operand(n, n.address, "address")) for n in nodes)
+    found = probe_addresses(client, {n.address: n for n in nodes}, ports)
+    return {n.name: found[n.address] for n in nodes}
+
+
+def probe_addresses(
+    client: Host, targets: dict[str, Host], ports: set[int] | None
+) -> dict[str, set[int]]:
+    """`probe_from` by address ({address: its node}), all of one family (nmap -6 for IPv6)."""
+    for address, node in targets.items():
+        operand(node, address, "address")
+    six = "-6 " if any(":" in a for a in targets) else ""
     which = (
         "-p-" if ports is None or ports >= ALL_PORTS else f"-p {','.join(map(str, sorted(ports)))}"
     )
     out = client.probe(
-        f"nmap -Pn -n {which} -T4 --max-retries 1 --max-rtt-timeout 200ms "
-        f"--host-timeout {SCAN_SECONDS}s -oG - {targets}",
+        f"nmap {six}-Pn -n {which} -T4 --max-retries 1 --max-rtt-timeout 200ms "
+        f"--host-timeout {SCAN_SECONDS}s -oG - {' '.join(q(a) for a in targets)}",
         timeout=SCAN_SECONDS + 30,
     ).stdout
     found = {}
-    for node in nodes:
-        lines = [x for x in out.splitlines() if x.startswith(f"Host: {node.address} ")]
+    for address, node in targets.items():
+        lines = [x for x in out.splitlines() if x.startswith(f"Host: {address} ")]
         ports_line = next((x for x in lines if "\tPorts: " in x), None)
         if ports_line is None:
             # Every port closed or filtered: nmap lists none, only `Ignored State`.
             if any("Ignored State:" in x for x in lines):
-                found[node.name] = set()
+                found[address] = set()
                 continue
             raise AssertionError(
-                f"{client} could not probe {node} within {SCAN_SECONDS}s: {out.strip()[-200:]}"
+                f"{client} could not probe {node} at {address} within {SCAN_SECONDS}s: "
+                f"{out.strip()[-200:]}"
             )
         listed = ports_line.split("\tPorts: ", 1)[1].split("\t", 1)[0]
-        found[node.name] = {
+        found[address] = {
             int(p.split("/")[0]) for p in listed.split(", ") if p.split("/")[1:2] == ["open"]
         }
     return found
+
+
+def source6(client: Host, address: str) -> str | None:
+    """The IPv6 address `client` would send from to `address`, or None when it has no route."""
+    address = operand(client, address, "address")  # `ip route get` takes no `--`
+    out = client.probe(f"ip -6 -o route get {q(address)} 2>/dev/null || true").stdout
+    found = re.search(r"\bsrc\s+([0-9a-fA-F:]+)", out)
+    return str(ipaddress.IPv6Address(found.group(1))) if found else None
 
 
 def open_ports(client: Host, node: Host) -> set[int]:
@@ -321,11 +366,47 @@ def assert_surfaces(inventory: Inventory, nodes: list[Host], mode: str) -> None:
     probe_out = fan_out(vantage, lambda c: probe_from(c, nodes, probed.ports), bound)
     failed = [error for _, error in probe_out if error]
     assert not failed, "; ".join(failed)
+    found6 = _over_ipv6(vantage, public, nodes, views, probed, bound)
     lines = []
     for node in nodes:
         found = {
             c.name: (c.address, by_node[node.name])
             for c, (by_node, _) in zip(vantage, probe_out, strict=True)
         }
+        found |= found6.get(node.name, {})
         lines += problems(node.name, node.vars, mode, views[node.name], found, probed)
     assert not lines, "; ".join(lines)
+
+
+def _over_ipv6(
+    vantage: list[Host],
+    public: list[Host],
+    nodes: list[Host],
+    views: dict[str, View],
+    probed: Plan,
+    bound: int,
+) -> dict[str, dict[str, tuple[str, set[int]]]]:
+    """The same probes over IPv6, of every IPv6 address each node has, by each vantage host
+    with a route to them: {node: {"CLIENT over IPv6 to ADDRESS": (its source, open ports)}}."""
+    targets = {a: n for n in nodes for a in views[n.name].addresses6}
+    if not targets:
+        return {}
+    first = next(iter(targets))
+    sources = fan_out(vantage, lambda c: source6(c, first), bound)
+    failed = [error for _, error in sources if error]
+    assert not failed, "; ".join(failed)
+    six = [(c, src) for c, (src, _) in zip(vantage, sources, strict=True) if src]
+    assert any(c in public for c, _ in six), (
+        f"{', '.join(sorted({n.name for n in targets.values()}))} "
+        f"{'have' if len(set(targets.values())) > 1 else 'has'} IPv6 addresses and no vantage "
+        "host off the allow-lists reaches them over IPv6: give an `outsiders` host IPv6"
+    )
+    out = fan_out([c for c, _ in six], lambda c: probe_addresses(c, targets, probed.ports), bound)
+    failed = [error for _, error in out if error]
+    assert not failed, "; ".join(failed)
+    found: dict[str, dict[str, tuple[str, set[int]]]] = {}
+    for (client, src), (by_address, _) in zip(six, out, strict=True):
+        for address, node in targets.items():
+            label = f"{client.name} over IPv6 to {address}"
+            found.setdefault(node.name, {})[label] = (src, by_address[address])
+    return found

@@ -524,6 +524,11 @@ VERBS = {
         lambda: [(r"^nmap", lambda h: f"Host: {h.address} ()\tPorts: 22/open/tcp//ssh///\n")],
     ),
     "surface.read": Verb(lambda h, v, t: surface.read(h)),
+    "surface.probe_addresses": Verb(
+        lambda h, v, t: surface.probe_addresses(h, {h.address: h}, {22}),
+        lambda: [(r"^nmap", lambda h: f"Host: {h.address} ()\tPorts: 22/open/tcp//ssh///\n")],
+    ),
+    "surface.source6": Verb(lambda h, v, t: surface.source6(h, v["address"])),
 }
 
 # Public functions of the swept modules that run no command of their own, and why.
@@ -584,6 +589,7 @@ NO_COMMAND = {
     "surface.parse_listeners": "parses text",
     "surface.nat_ports": "parses text",
     "surface.parse_view": "parses text",
+    "surface.parse_addresses6": "parses text",
     "surface.sample_ports": "a set of ints",
     "surface.declared": "ints of the inventory",
     "surface.plan": "sets of ints",

@@ -230,3 +230,16 @@ def test_the_forks_option_reaches_every_host_and_a_bad_one_is_refused(pytester):
     bad = pytester.runpytest("--inventory", lab, "--forks", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--forks: '0' is not a whole number, 1 or more*"])
+
+
+def test_the_view_carries_the_nodes_ipv6_addresses_for_the_probes():
+    text = (
+        'tcp LISTEN 0 100 *:8443 *:* users:(("java",pid=42,fd=3))\n'
+        f"{surface.NAT4}\n{surface.NAT6}\n{surface.ADDR6}\n"
+        "2: eth0    inet6 fd5a:6c61:6273:0:0::11/64 scope global nodad\\       valid_lft forever\n"
+        "2: eth0    inet6 2001:db8::11/64 scope global dynamic\n"
+    )
+    view = surface.parse_view(text)
+    assert view.addresses6 == ["fd5a:6c61:6273::11", "2001:db8::11"]
+    assert view.tcp_ports() == {8443}
+    assert surface.parse_view(text.split(surface.ADDR6)[0]).addresses6 == []

@@ -64,10 +64,31 @@ def test_the_public_finds_only_the_declared_ports_over_both_families(lab, tmp_pa
     six = LAB.host(app_nodes(INV)[0].name).address6
     page = lab.exec("public", f"curl -sSk --max-time 10 https://[{six}]:8443/portal").stdout
     assert "down for scheduled maintenance" in page
+    # The go/no-go's own probes run over both families and agree.
+    during = pytest_run(["checks/", "--phase", "during"], tmp_path / "c")
+    assert during.rc == 0 and during.verdict_line.startswith("GO"), during.verdict_line
 
     run = pytest_run([*UPGRADE, "--resume"], tmp_path / "w", timeout=1500)
     assert run.rc == 0
     both_families(lab, "public")
+    after = pytest_run(["checks/", "--phase", "after"], tmp_path / "a")
+    assert after.rc == 0 and after.verdict_line.startswith("GO"), after.verdict_line
+
+
+def test_a_hole_in_the_ipv6_firewall_is_a_no_go_named_over_ipv6(lab, tmp_path):
+    lab.cli("reset", timeout=900)
+    run = pytest_run([*UPGRADE, "--until", "u01"], tmp_path / "w")
+    assert run.rc == 0
+    head = app_nodes(INV)[0]
+    # IPv4 stays closed; IPv6 loses its jump into our chain, as with a node whose firewall
+    # manages iptables only.
+    lab.exec(head.name, "ip6tables -w 5 -D INPUT -j SMARTSITE-IN")
+    six = LAB.host(head.name).address6
+    assert scan(lab, head.address) == firewall.reachable_ports("maintenance", INV.vars)
+    assert 8089 in scan(lab, six)  # the page port, reached directly through the hole
+    during = pytest_run(["checks/", "--phase", "during"], tmp_path / "c")
+    assert during.rc != 0 and during.verdict_line.startswith("NO-GO"), during.verdict_line
+    assert f"public over IPv6 to {six} finds {head}:8089 open" in during.out
 
 
 def test_one_rollback_puts_both_families_back(lab):
