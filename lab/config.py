@@ -23,6 +23,8 @@ DEFAULT_SUBNET = "198.51.100.0/24"
 # The lab's IPv6 prefix (a ULA, fd00::/8, random-looking so that it overlaps no site's), on its
 # bridge only: each host's address ends as its IPv4 one (caje 198.51.100.21: fd5a:6c61:6273::21).
 PREFIX6 = ipaddress.ip_network("fd5a:6c61:6273::/64")
+# A new lab has both families, as a current campus network does; a built one keeps its own.
+DEFAULT_IPV6 = True
 BRIDGE = "smlab0"
 NS_PREFIX = "smlab-"
 REPO = Path(__file__).resolve().parent.parent
@@ -83,7 +85,7 @@ class LabHost:
 class Lab:
     subnet: ipaddress.IPv4Network
     app_nodes: int = 2
-    ipv6: bool = False  # both families on every host (an opt-in while it is new)
+    ipv6: bool = False  # both families on every host (DEFAULT_IPV6 for a new lab)
     hosts: list[LabHost] = field(init=False)
 
     def __post_init__(self):
@@ -157,7 +159,7 @@ def chosen(subnet: str | None, app_nodes: int | None, ipv6: bool | None = None) 
     if ipv6 is None and os.environ.get("LAB_IPV6"):
         ipv6 = parse_ipv6(os.environ["LAB_IPV6"])
     if ipv6 is None:
-        ipv6 = saved.ipv6 if saved else False
+        ipv6 = saved.ipv6 if saved else DEFAULT_IPV6
     if subnet:
         return Lab(parse_subnet(subnet), nodes, ipv6)
     if os.environ.get("LAB_SUBNET"):
