@@ -2,10 +2,9 @@
 on `::`, each planted by the test in an app node, is found by the go/no-go and named with its
 process, though the firewall hides both from every vantage host.
 
-The lab's namespaces run with IPv6 disabled (`net.ipv6.conf.all.disable_ipv6=1`, lab/netns.py):
-no IPv6 address exists there, so the listener on `::` is a dual-stack socket (IPV6_V6ONLY off,
-as `python3 -m http.server --bind ::` makes it), which takes IPv4 connections too; `ss` shows it
-as `*:PORT`.
+The listener on `::` is a dual-stack socket (IPV6_V6ONLY off, as `python3 -m http.server --bind
+::` makes it), which takes IPv4 connections too, and IPv6 ones where the lab has IPv6 (`up
+--ipv6`); `ss` shows it as `*:PORT`.
 """
 
 from __future__ import annotations
@@ -51,8 +50,6 @@ def plant(lab, node: str, port: int, bind: str) -> int:
 
 def test_a_stray_listener_on_an_unusual_port_and_one_on_ipv6_any_are_named(lab, tmp_path):
     head, other = (n.name for n in app_nodes(INV)[:2])
-    disabled = lab.exec(other, "sysctl -n net.ipv6.conf.all.disable_ipv6").stdout.strip()
-    assert disabled == "1", "the lab now has IPv6: plant on [::] with IPV6_V6ONLY on as well"
     # Maintenance mode (u01-u03), where the `during` phase is a GO on a sound lab.
     run = pytest_run(["runbook/", "-k", "upgrade and (u01 or u02 or u03)"], tmp_path / "r")
     assert run.rc == 0
@@ -68,6 +65,10 @@ def test_a_stray_listener_on_an_unusual_port_and_one_on_ipv6_any_are_named(lab, 
         assert surface.probe_from(public, app_nodes(INV), {V4_PORT, V6_PORT}) == {
             n.name: set() for n in app_nodes(INV)
         }
+        sixes = {a: n for n in app_nodes(INV) for a in surface.read(n).addresses6}
+        if sixes:  # nor over IPv6
+            found = surface.probe_addresses(public, sixes, {V4_PORT, V6_PORT})
+            assert found == {a: set() for a in sixes}
         # ...and the go/no-go names both, with their processes.
         stray = pytest_run(DURING, tmp_path / "s")
         line = stray.verdict_line
