@@ -2,8 +2,9 @@
 
 Prints a table (measured, floor, ratio, goal, holds) and writes reports/bench-<stamp>.json with
 the machine described. Order: P6 (offline), then on the lab, holding /tmp/lab-dev.lock: a reset,
-P1 per command, P3 upgrade, P1 go/no-go after it, P3 fallback, P5, P4 (stops Tomcat, loads
-`--db-gb` of generated rows), P2 with `--scale`; a lab reset at the end puts the lab back.
+P1 per command, P7 (one command on every host, beside Ansible), P3 upgrade, P1 go/no-go after it,
+P3 fallback, P5, P4 (stops Tomcat, loads `--db-gb` of generated rows), P2 with `--scale` (2, 8 and
+16 app nodes); a lab reset at the end puts the lab back.
 About 5 minutes with the defaults on a 2-core machine; P4 grows with `--db-gb`.
 Timings live here, never in tests.
 """
@@ -20,7 +21,7 @@ from bench import harness, measures
 from runbooklib.inventory import Inventory
 
 LOCK = "/tmp/lab-dev.lock"
-ALL = ("P1", "P2", "P3", "P4", "P5", "P6")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
 
 
 @contextmanager
@@ -61,7 +62,7 @@ def main() -> int:
     parser.add_argument("--log-gb", type=float, default=1.0, help="old catalina.out for P5 (GB)")
     parser.add_argument("--only", default=",".join(ALL), help="entries to measure, e.g. P1,P5")
     parser.add_argument(
-        "--scale", action="store_true", help="P2: rebuild the lab with 4 and 8 app nodes (long)"
+        "--scale", action="store_true", help="P2: rebuild the lab with 8 and 16 app nodes (long)"
     )
     parser.add_argument("--no-lock", action="store_true", help=f"the caller already holds {LOCK}")
     parser.add_argument("--reports", default="reports")
@@ -82,6 +83,10 @@ def main() -> int:
         try:
             if "P1" in only:
                 entries += attempt("P1 remote command", measures.p1_command, inv, args.rounds)
+            if "P7" in only:
+                entries += attempt(
+                    "P7 beside Ansible", measures.p7_peer, args.inventory, args.rounds
+                )
             if "P3" in only:
                 found = attempt("P3 upgrade and fallback", measures.p3_procedures, inv, work)
                 entries += [e for e in found if "P1" in only or not e.name.startswith("P1")]

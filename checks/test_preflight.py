@@ -93,13 +93,30 @@ def test_staging_config_valid(hosts, evidence):
 @pytest.mark.hosts("app")
 @pytest.mark.impact("high", "the firewall step would fail, or let in the wrong addresses")
 def test_allow_lists_well_formed(inventory, hosts, evidence):
-    """Both allow-lists are lists of named IPv4 addresses, and the firewall rules render."""
+    """Both allow-lists are lists of named IPv4 or IPv6 addresses, and the firewall rules render
+    in both families."""
     for var in ("allow_8443", "allow_9000"):
         with evidence.proof(f"{var}: a list of named IPv4 addresses", [inventory.name]):
             firewall.allow_list(inventory.vars.get(var), var)
     for node in hosts:
-        with evidence.proof("the maintenance mode's rules render", [node]):
-            firewall.render("maintenance", node.vars)
+        for family in firewall.TOOLS:
+            with evidence.proof(
+                f"the maintenance mode's {firewall.TOOLS[family]} rules render", [node]
+            ):
+                firewall.render("maintenance", node.vars, family)
+
+
+@pytest.mark.hosts("app")
+@pytest.mark.impact("critical", "the window's firewall would leave the node open over IPv6")
+def test_nodes_with_ipv6_have_ip6tables(hosts, evidence):
+    """A node with an IPv6 address (global or ULA) has ip6tables: with iptables alone, the window's
+    firewall would leave it open to everyone over IPv6."""
+    failures = evidence.each(
+        hosts,
+        lambda n: ", ".join(firewall.TOOLS[f] for f in firewall.families(n)),
+        "ip6tables wherever IPv6 is",
+    )
+    assert not failures, "NO-GO: " + "; ".join(failures)
 
 
 @pytest.mark.impact("high", "a start would fail on a known line, or allow an unknown one")

@@ -47,10 +47,11 @@ def test_jmx_9000_allow_list_only(inventory, hosts, evidence):
         reach.assert_jmx_allow_list(inventory, hosts, heads=hosts[:1])  # app[0]: the head
 
 
-@pytest.mark.impact("critical", "a service nobody declared would be open to the internet")
+@pytest.mark.impact("critical", "a service nobody declared would be open during the window")
 def test_surface_only_declared_ports(inventory, hosts, evidence):
-    """A full TCP scan of every node, from every vantage host, finds exactly what the inventory
-    lets that host reach in maintenance mode; no listener on an undeclared port."""
+    """Every listening, NAT-mapped or declared port of every node, and a sample of the rest,
+    probed from every vantage host, shows exactly what the inventory lets that host reach in
+    maintenance mode; no listener on an undeclared port."""
     with evidence.proof(
         "exactly the declared ports of maintenance mode, from each vantage host", hosts
     ):

@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="build (first time) and start the lab; idempotent")
     up.add_argument("--subnet", help="lab subnet, a /24 (default $LAB_SUBNET or 198.51.100.0/24)")
     up.add_argument("--app-nodes", type=int, help="number of app nodes (default 2)")
+    up.add_argument(
+        "--ipv6",
+        action=argparse.BooleanOptionalAction,
+        help="both address families on every host (default $LAB_IPV6, else as last built)",
+    )
     up.add_argument("--rows", type=int, default=20000, help="seed size of the database (first up)")
     down = sub.add_parser("down", help="stop everything; leaves nothing but the state folder")
     down.add_argument("--purge", action="store_true", help="also delete the state folder")
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         from lab import faults, lifecycle, status
 
         if args.cmd == "up":
-            lifecycle.up(chosen(args.subnet, args.app_nodes), rows=args.rows)
+            lifecycle.up(chosen(args.subnet, args.app_nodes, args.ipv6), rows=args.rows)
         elif args.cmd == "down":
             removed = lifecycle.down(purge=args.purge)
             left = lifecycle.leftovers()

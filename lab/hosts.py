@@ -79,8 +79,8 @@ def remove_mountpoints() -> list[str]:
     return removed
 
 
-def prepare(lab: Lab, host: LabHost) -> None:
-    """The host's folders and config files (idempotent)."""
+def prepare(lab: Lab, host: LabHost) -> bool:
+    """The host's folders and config files (idempotent); True if its sshd_config changed."""
     d = host.dir
     for sub in ("root", "tmp", "logs", "run"):
         (d / sub).mkdir(parents=True, exist_ok=True)
@@ -103,9 +103,16 @@ def prepare(lab: Lab, host: LabHost) -> None:
         (d / "mysql").mkdir(exist_ok=True)
         shutil.chown(d / "mysql", "mysql", "mysql")
         (d / "var-backups" / "sakai").mkdir(parents=True, exist_ok=True)
-    (d / "sshd_config").write_text(
+    # Names resolve to IPv4 only (/etc/hosts above): the database's grants and the nodes' JMX
+    # name are by IPv4 address; IPv6 is reached by address (the inventory's ansible_host6).
+    listen = f"ListenAddress {host.address}:22\n"
+    if host.address6:
+        listen += f"ListenAddress [{host.address6}]:22\n"
+    config = d / "sshd_config"
+    before = config.read_text() if config.exists() else ""
+    config.write_text(
         f"""# Written by `python -m lab up`.
-ListenAddress {host.address}:22
+{listen.rstrip()}
 HostKey {d}/ssh_host_ed25519_key
 PidFile {d}/run/sshd.pid
 AuthorizedKeysFile {pki.SSH}/authorized_keys
@@ -125,6 +132,7 @@ ClientAliveCountMax 3
 Subsystem sftp /usr/lib/openssh/sftp-server
 """
     )
+    return config.read_text() != before
 
 
 def port_open(address: str, port: int, timeout: float = 0.5) -> bool:

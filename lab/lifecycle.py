@@ -24,6 +24,7 @@ from lab.config import (
     BRIDGE,
     DEFAULT_SUBNET,
     NS_PREFIX,
+    PREFIX6,
     REPO,
     STAGING,
     STATE,
@@ -62,6 +63,7 @@ def preflight(lab: Lab) -> None:
                 f"`{tool}` is missing: run `make lab-up` (installs lab/debian-packages.txt)"
             )
     netns.check_subnet(lab)
+    netns.check_prefix6(lab)
     old = recorded()
     if old and old.subnet != lab.subnet and (STATE / "hosts").exists():
         raise LabError(
@@ -85,8 +87,10 @@ def _hosts_up(lab: Lab) -> None:
     wanted = {h.name for h in lab.hosts}
     for name in set(netns.anchors()) - wanted:
         netns.destroy_host(LabHost(name, "", "stale"))
+    restart_sshd = []
     for host in lab.hosts:
-        hosts.prepare(lab, host)
+        if hosts.prepare(lab, host):
+            restart_sshd.append(host)
         # Kept only if it is the anchor this state folder made: a lab whose state was removed
         # has mounts of deleted folders, and is made again.
         # So is a host made for another checkout: its private /tmp or /root may hide this one's
@@ -106,7 +110,11 @@ def _hosts_up(lab: Lab) -> None:
             pid = netns.create_host(lab, host, mounts)
             (host.dir / "run" / "anchor.pid").write_text(f"{pid}\n")
             made_with.write_text(json.dumps(mounts))
+        else:
+            netns.set_families(host)  # a kept host takes the families asked for
     for host in lab.hosts:
+        if host in restart_sshd:  # its addresses changed (IPv6 on or off)
+            hosts.stop_sshd(host)
         hosts.start_sshd(host)
 
 
@@ -204,8 +212,33 @@ def inventory_for(lab: Lab, text: str) -> str:
         h.name: {**(given[0] if i == 0 else other), "ansible_host": h.address}
         for i, h in enumerate(lab.role("app"))
     }
+    if lab.ipv6:
+        _add_ipv6(lab, data)
     head = "# Written by `python -m lab up` from inventories/lab.yml, for the lab as built.\n"
     return head + yaml.safe_dump(data, sort_keys=False)
+
+
+def _add_ipv6(lab: Lab, data: dict) -> None:
+    """Both families: each lab host's `ansible_host6`, and each allow-list entry of a lab address
+    once more with that host's IPv6 address (the same name), as a dual-stack admin would be."""
+    six = {h.address: h.address6 for h in lab.hosts} | {lab.operator: lab.operator6}
+
+    def hosts_of(group: dict):
+        yield from (group.get("hosts") or {}).values()
+        for child in (group.get("children") or {}).values():
+            yield from hosts_of(child or {})
+
+    for host in hosts_of(data["all"]):
+        if host is not None and host.get("ansible_host") in six:
+            host["ansible_host6"] = six[host["ansible_host"]]
+    for var in ("allow_8443", "allow_9000"):
+        entries = data["all"]["vars"].get(var) or []
+        entries += [
+            {"address": six[e["address"]], "name": e["name"]}
+            for e in list(entries)
+            if e.get("address") in six
+        ]
+    data["all"]["vars"]["lab_prefix6"] = str(PREFIX6)
 
 
 def write_inventory(lab: Lab) -> None:

@@ -22,6 +22,7 @@ def write_config(host: LabHost) -> str:
     d = host.dir
     (d / "nginx").mkdir(exist_ok=True)
     conf = d / "nginx.conf"
+    listen = f"listen {PORT} ssl;" + (f" listen [::]:{PORT} ssl;" if host.address6 else "")
     conf.write_text(
         f"""# Written by `python -m lab up` (the machine's /etc/nginx is not used).
 worker_processes 1;
@@ -36,7 +37,7 @@ http {{
     uwsgi_temp_path {d}/nginx/uwsgi;
     scgi_temp_path {d}/nginx/scgi;
     server {{
-        listen {PORT} ssl;
+        {listen}
         ssl_certificate {tls}/cert.pem;
         ssl_certificate_key {tls}/key.pem;
         location / {{
@@ -57,7 +58,8 @@ def pid(host: LabHost) -> int | None:
 
 
 def start(host: LabHost) -> None:
-    if pid(host) and hosts.port_open(host.address, PORT):
+    both = [host.address] + ([host.address6] if host.address6 else [])
+    if pid(host) and all(hosts.port_open(a, PORT) for a in both):
         return
     conf = write_config(host)
     netns.end_pids(netns.host_pids(host, conf))  # one that lost its PID file

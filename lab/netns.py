@@ -18,7 +18,16 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab.config import BACKUP_DIR, BACKUP_DISK_MB, BRIDGE, NS_PREFIX, Lab, LabError, LabHost
+from lab.config import (
+    BACKUP_DIR,
+    BACKUP_DISK_MB,
+    BRIDGE,
+    NS_PREFIX,
+    PREFIX6,
+    Lab,
+    LabError,
+    LabHost,
+)
 
 ANCHOR = "smlab-anchor-"
 BRIDGE_MAC = "02:5a:6c:61:62:01"  # locally administered
@@ -56,6 +65,34 @@ def check_subnet(lab: Lab) -> None:
                 f"lab subnet {lab.subnet} overlaps route {dst} via {dev}: "
                 "choose another with --subnet (or LAB_SUBNET)"
             )
+
+
+def check_prefix6(lab: Lab) -> None:
+    """With IPv6, refuse a prefix overlapping an IPv6 address or route already on the machine."""
+    if not lab.ipv6:
+        return
+    fix = "run the lab IPv4 only (--no-ipv6, LAB_IPV6=0), or free that prefix"
+    for link in json.loads(ip("-j", "-6", "addr").stdout):
+        if link.get("ifname") == BRIDGE:
+            continue
+        for a in link.get("addr_info", []):
+            net = ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}").network
+            if net.overlaps(PREFIX6):
+                raise LabError(f"lab prefix {PREFIX6} overlaps {net} on {link['ifname']}: {fix}")
+    for route in json.loads(ip("-j", "-6", "route", "show", "table", "all").stdout):
+        dst, dev = route.get("dst", ""), route.get("dev")
+        if dst == "default" or dev == BRIDGE:
+            continue
+        try:
+            net = ipaddress.ip_network(dst, strict=False)
+        except ValueError:
+            continue
+        if net.overlaps(PREFIX6):
+            raise LabError(f"lab prefix {PREFIX6} overlaps route {dst} via {dev}: {fix}")
+
+
+def _sysctl(path: str, value: str) -> None:
+    Path(f"/proc/sys/net/ipv6/conf/{path}").write_text(f"{value}\n")
 
 
 # --- processes, found by namespace --------------------------------------------------------------
@@ -179,9 +216,15 @@ def ensure_bridge(lab: Lab) -> None:
     # A fixed MAC: by default a bridge takes the lowest of its ports' MACs, so re-making one host
     # would change the operator's MAC and leave every other host's ARP entry for it stale.
     ip("link", "set", BRIDGE, "address", BRIDGE_MAC)
-    Path(f"/proc/sys/net/ipv6/conf/{BRIDGE}/disable_ipv6").write_text("1\n")  # ours only
+    # Ours only: the root namespace's other links, routes and forwarding stay as they are. No
+    # router advertisement is taken on the bridge: nothing from the lab routes the machine.
+    _sysctl(f"{BRIDGE}/accept_ra", "0")
+    _sysctl(f"{BRIDGE}/disable_ipv6", "0" if lab.ipv6 else "1")
     ip("addr", "flush", "dev", BRIDGE)
     ip("addr", "add", f"{lab.operator}/{lab.subnet.prefixlen}", "dev", BRIDGE)
+    if lab.ipv6:
+        # nodad: usable at once (duplicate detection would hold it tentative for a second or two).
+        ip("addr", "add", f"{lab.operator6}/{PREFIX6.prefixlen}", "dev", BRIDGE, "nodad")
     ip("link", "set", BRIDGE, "up")
 
 
@@ -232,13 +275,7 @@ def create_host(lab: Lab, host: LabHost, mounts: list[tuple[str, str]]) -> int:
         host.ns,
     )
     ip("link", "set", host.veth, "master", BRIDGE, "up")
-    # IPv4 only, like the production cluster: with IPv6 link-local addresses a host could reach
-    # 8443 around the runbook's (IPv4) maintenance firewall.
-    subprocess.run(
-        ["ip", "netns", "exec", host.ns, "sysctl", "-q", "-w",
-         "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"],
-        check=True,
-    )  # fmt: skip
+    set_families(host)
     prefix = lab.subnet.prefixlen
     for args in (
         ["addr", "add", f"{host.address}/{prefix}", "dev", "eth0"],
@@ -275,6 +312,20 @@ def create_host(lab: Lab, host: LabHost, mounts: list[tuple[str, str]]) -> int:
         time.sleep(0.05)
     tail = (host.dir / "logs" / "anchor.log").read_text()[-300:].strip().replace("\n", " | ")
     raise LabError(f"{host.name}: namespace setup failed ({tail}); see {host.dir}/logs/anchor.log")
+
+
+def set_families(host: LabHost) -> None:
+    """IPv6 on the host as a campus network has it (its ULA address on eth0, link-local, no
+    router), or off (IPv4 only); idempotent, so that `up` turns it either way on a running lab."""
+    on = bool(host.address6)
+    sysctls = [f"net.ipv6.conf.{i}.disable_ipv6={0 if on else 1}" for i in ("all", "default")]
+    # No default route, no router advertisements taken, no forwarding: nothing is routed out.
+    sysctls += [f"net.ipv6.conf.{i}.accept_ra=0" for i in ("all", "default", "eth0")]
+    sysctls += ["net.ipv6.conf.all.forwarding=0"]
+    subprocess.run(["ip", "netns", "exec", host.ns, "sysctl", "-q", "-w", *sysctls], check=True)
+    if on:
+        ip("-n", host.ns, "-6", "addr", "replace", f"{host.address6}/{PREFIX6.prefixlen}",
+           "dev", "eth0", "nodad")  # fmt: skip
 
 
 def _hostname_of(pid: int) -> str:

@@ -11,6 +11,7 @@ are the first line, and say what the fix is.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import keyword
 import os
@@ -56,6 +57,15 @@ def _pattern(regex: re.Pattern, what: str) -> Callable[[object], str | None]:
         return what
 
     return rule
+
+
+def _ipv6_address(value: object) -> str | None:
+    """A host's IPv6 address (`ansible_host6`): it reaches the scans' command lines."""
+    try:
+        ipaddress.IPv6Address(str(value))
+    except ValueError:
+        return "is not an IPv6 address: give one like 2001:db8::11 (no brackets, no prefix)"
+    return None
 
 
 def path(value: object, home: bool = False) -> str | None:
@@ -116,6 +126,13 @@ def _service_account(value: object) -> str | None:
     return None
 
 
+def _whole(value: object) -> str | None:
+    """A count (`forks`, a seed): a whole number, 1 or more; `yes` is no number here."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return "is not a whole number, 1 or more: give one like 10"
+    return None
+
+
 _sql_name = _pattern(
     _SQL_NAME, "is not a plain database name: give letters, digits and `_` (64 at most)"
 )
@@ -131,6 +148,7 @@ RULES: dict[str, Callable[[object], str | None]] = {
         path,
     ),
     "db_password_file": _home_path,
+    "ansible_host6": _ipv6_address,
     "jmx_password_file": _home_path,
     "ansible_user": _pattern(
         _USER, "is not a user name: give lowercase letters, digits, `_` or `-`, not first `-`"
@@ -155,6 +173,11 @@ RULES: dict[str, Callable[[object], str | None]] = {
     ),
     "mail": _words,
     "chat": _words,
+    # How many hosts a read-only fan-out talks to at once (Ansible's `forks`), and the surface's
+    # sample (issue 20): `--forks` and `--sample-seed` set them for one run.
+    "forks": _whole,
+    "surface_seed": _whole,
+    "surface_full_scan": lambda value: None if isinstance(value, bool) else "is not true or false",
     "svn_url": _pattern(
         _URL, "is not a plain URL: give http(s):// or svn:// and a path without quotes or spaces"
     ),

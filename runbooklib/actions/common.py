@@ -227,23 +227,43 @@ def in_batch(batch: list[Host], action) -> list:
     return [result for result, _ in done]
 
 
-def in_parallel(hosts: list[Host], check, workers: int = 8) -> list[str]:
-    """Run a read-only `check(host)` on every host at once; the failures, one line per host.
+# Ansible's default `forks`: how many hosts a read-only fan-out talks to at once.
+FORKS = 10
+
+
+def forks(hosts: list[Host]) -> int:
+    """The fan-out bound: the hosts' `forks` (the inventory var, or `--forks`, which the engine
+    hands to every host), else Ansible's default of 10."""
+    value = hosts[0].vars.get("forks", FORKS) if hosts else FORKS
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ActionError(f"forks is {value!r}: give a whole number of hosts, 1 or more")
+    return value
+
+
+def fan_out(items: list, work, bound: int, name=str) -> list[tuple[object, str | None]]:
+    """`work(item)` for every item, at most `bound` at once, in the items' order: (result,
+    None), or (None, the first line of what it raised, prefixed with `name(item)`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item):
+        try:
+            return work(item), None
+        except Exception as exc:  # noqa: BLE001 - reported with the item, never swallowed
+            lines = str(exc).strip().splitlines()
+            first = lines[0] if lines else repr(exc)
+            who = name(item)
+            return None, first if first.startswith(f"{who}:") else f"{who}: {first}"
+
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(bound, len(items))) as pool:
+        return list(pool.map(one, items))
+
+
+def in_parallel(hosts: list[Host], check) -> list[str]:
+    """Run a read-only `check(host)` on every host at once, `forks` of them at a time (Ansible's
+    bound); the failures, one line per host.
 
     Read-only checks do not depend on order, so they need not wait for each other (DESIGN, Scale).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(host: Host) -> str | None:
-        try:
-            check(host)
-        except Exception as exc:  # noqa: BLE001 - reported with the host, never swallowed
-            lines = str(exc).strip().splitlines()
-            first = lines[0] if lines else repr(exc)
-            return first if first.startswith(f"{host.name}:") else f"{host.name}: {first}"
-        return None
-
-    if not hosts:
-        return []
-    with ThreadPoolExecutor(max_workers=min(workers, len(hosts))) as pool:
-        return [r for r in pool.map(one, hosts) if r]
+    return [error for _, error in fan_out(hosts, check, forks(hosts)) if error]

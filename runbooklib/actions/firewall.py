@@ -14,6 +14,11 @@ applied with `iptables-restore --noflush` (atomic per table), after saving the w
 `iptables-save` to a file on the host. Like `iptables-apply`, the host first arms a background job
 that restores the saved ruleset after CONFIRM_SECONDS; only a fresh SSH connection from the operator
 after the change cancels it, so a change that cuts the operator off undoes itself.
+
+Both address families, from the same mode logic: a node with ip6tables gets the same chains in
+ip6tables (each allow-list entry in the family of its address), applied with ip6tables-restore,
+saved beside the IPv4 ruleset and restored by the same rollback. A node with IPv6 addresses and no
+ip6tables is refused (see `families`): its public would reach every port around the firewall.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from runbooklib.remote import Host
 from runbooklib.transcript import transcript, verification
 
 FILTER_CHAIN = "SMARTSITE-IN"
+# The tools of each address family (the -save and -restore ones are named after them).
+TOOLS = {4: "iptables", 6: "ip6tables"}
 NAT_CHAIN = "SMARTSITE-PRE"
 MODES = ("maintenance", "public")
 # Where the saved rulesets and the rendered ones are kept on each node (one folder per host
@@ -56,10 +63,12 @@ class AllowListError(ActionError):
 
 
 def allow_list(entries: object, var: str) -> list[str]:
-    """The addresses of an inventory allow-list (`[{address: ..., name: ...}]`), validated.
+    """The networks of an inventory allow-list (`[{address: ..., name: ...}]`), validated: IPv4
+    and IPv6 addresses or networks.
 
-    >>> allow_list([{"address": "169.237.11.246", "name": "thomas"}], "allow_8443")
-    ['169.237.11.246/32']
+    >>> allow_list([{"address": "169.237.11.246", "name": "thomas"},
+    ...             {"address": "2001:db8::7", "name": "thomas"}], "allow_8443")
+    ['169.237.11.246/32', '2001:db8::7/128']
     """
     if not isinstance(entries, list) or not entries:
         raise AllowListError(f"inventory: `{var}` must be a non-empty list of {{address, name}}")
@@ -71,13 +80,9 @@ def allow_list(entries: object, var: str) -> list[str]:
             net = ipaddress.ip_network(str(entry["address"]), strict=True)
         except ValueError:
             raise AllowListError(
-                f"inventory: `{var}[{i}]` address {entry['address']!r} is not an IPv4 address "
+                f"inventory: `{var}[{i}]` address {entry['address']!r} is not an IP address "
                 "or network: fix it in the inventory"
             ) from None
-        if net.version != 4:
-            raise AllowListError(
-                f"inventory: `{var}[{i}]` {net} is not IPv4 (iptables, not ip6tables)"
-            )
         if net.prefixlen == 0:
             raise AllowListError(f"inventory: `{var}[{i}]` {net} would allow everyone: name hosts")
         if str(net) not in out:
@@ -85,9 +90,10 @@ def allow_list(entries: object, var: str) -> list[str]:
     return out
 
 
-def render(mode: str, vars: dict) -> dict[str, list[str]]:
-    """The rules of our chains for `mode`, per table, in `iptables -S` form (so they compare
-    with what the host reports).
+def render(mode: str, vars: dict, family: int = 4) -> dict[str, list[str]]:
+    """The rules of our chains for `mode` in one address family (4 or 6), per table, in
+    `iptables -S` form (so they compare with what the host reports). Both families have the same
+    rules; each allow-list entry goes to the family of its address.
 
     The filter chain knows every port the inventory declares (ssh, https, jmx, maintenance) and
     refuses every other TCP connection from outside, in both modes: a listener nobody declared
@@ -97,8 +103,14 @@ def render(mode: str, vars: dict) -> dict[str, list[str]]:
         raise ActionError(f"firewall mode {mode!r} unknown: use one of {', '.join(MODES)}")
     ssh, https = int(vars["ssh_port"]), int(vars["https_port"])
     jmx, page = int(vars["jmx_port"]), int(vars["maintenance_port"])
-    allow_https = allow_list(vars.get("allow_8443"), "allow_8443")
-    allow_jmx = allow_list(vars.get("allow_9000"), "allow_9000")
+    if family not in TOOLS:
+        raise ActionError(f"address family {family!r} unknown: use 4 or 6")
+
+    def of_family(var: str) -> list[str]:
+        nets = allow_list(vars.get(var), var)
+        return [n for n in nets if ipaddress.ip_network(n).version == family]
+
+    allow_https, allow_jmx = of_family("allow_8443"), of_family("allow_9000")
     if ssh in (https, jmx, page):
         raise ActionError(f"inventory: ssh_port {ssh} collides with a port the firewall closes")
     c = FILTER_CHAIN
@@ -177,12 +189,34 @@ def restore_text(table: str, rules: list[str], hook: str | None) -> str:
     return "\n".join([*lines, "COMMIT", ""])
 
 
-def current(host: Host, vars: dict) -> dict[str, dict]:
-    """What the host has now: our chains' rules and whether the hooks exist, per table."""
+def families(host: Host) -> tuple[int, ...]:
+    """The address families whose firewall the node has: 4, and 6 where ip6tables is there.
+
+    A node with an IPv6 address beyond link-local and loopback (global or ULA) and no ip6tables
+    is an error: the iptables rules alone would leave it open over IPv6."""
+    out = host.probe(
+        "command -v ip6tables-restore >/dev/null && test -e /proc/net/if_inet6 && echo ip6tables; "
+        "ip -6 -o addr show scope global 2>/dev/null | head -1",
+        check=False,
+        timeout=20,
+    ).stdout.splitlines()
+    if out[:1] == ["ip6tables"]:
+        return (4, 6)
+    if any(line.strip() for line in out):
+        raise ActionError(
+            f"{host}: has IPv6 addresses and no ip6tables, so the firewall would leave it open "
+            "over IPv6: install ip6tables (Debian: iptables) or remove its IPv6 addresses"
+        )
+    return (4,)
+
+
+def current(host: Host, vars: dict, family: int = 4) -> dict[str, dict]:
+    """What the host has now in one family: our chains' rules and whether the hooks exist, per
+    table."""
     state = {}
     for table, (_builtin, hook) in hooks(vars).items():
         chain = FILTER_CHAIN if table == "filter" else NAT_CHAIN
-        out = host.probe(f"iptables -w 5 -t {table} -S", timeout=20).stdout.splitlines()
+        out = host.probe(f"{TOOLS[family]} -w 5 -t {table} -S", timeout=20).stdout.splitlines()
         state[table] = {
             "exists": f"-N {chain}" in out,
             "rules": [line for line in out if line.startswith(f"-A {chain} ")],
@@ -194,80 +228,86 @@ def current(host: Host, vars: dict) -> dict[str, dict]:
 def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> Outcome:
     """Put the node's firewall in `mode`; look first, and guard the change with a rollback."""
     vars = host.vars
-    wanted = render(mode, vars)
+    fams = families(host)
+    wanted = {f: render(mode, vars, f) for f in fams}
     if rollback_armed(host):
         # A run that died between its change and the confirmation left the rollback armed: it
         # would undo, seconds from now, whatever is decided here. This change guards itself.
         _cancel(host, f"{state_dir(host)}/rollback.pid", check=False)
         did = "would cancel" if host.check_mode else "cancelled"
         transcript.note(f"{host}: {did} the rollback armed by a run that never confirmed it")
-    now = current(host, vars)
-    scripts = {}
-    for table, rules in wanted.items():
-        have = now[table]
-        if have["exists"] and have["rules"] == rules and have["hooked"] == 1:
-            continue
-        if have["hooked"] > 1:
-            raise ActionError(
-                f"{host}: {have['hooked']} jumps to our {table} chain: delete the extra ones"
-            )
-        hook = None if have["hooked"] else hooks(vars)[table][1]
-        scripts[table] = restore_text(table, rules, hook)
+    scripts: dict[tuple[int, str], str] = {}
+    for family in fams:
+        now = current(host, vars, family)
+        for table, rules in wanted[family].items():
+            have = now[table]
+            if have["exists"] and have["rules"] == rules and have["hooked"] == 1:
+                continue
+            if have["hooked"] > 1:
+                raise ActionError(
+                    f"{host}: {have['hooked']} jumps to our {TOOLS[family]} {table} chain: "
+                    "delete the extra ones"
+                )
+            hook = None if have["hooked"] else hooks(vars)[table][1]
+            scripts[family, table] = restore_text(table, rules, hook)
     if not scripts:
         return Outcome(host, f"firewall {mode}", False, "rules already in place")
 
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     sdir = state_dir(host)
-    saved = f"{sdir}/iptables-before-{mode}-{stamp}.rules"
     run_in(host, [STATE_DIR, sdir], f"{private_folder(STATE_DIR)}; {private_folder(sdir)}")
-    save(host, saved)
-    saved_sum = host.run(f"sha256sum {q(saved)}").stdout.split()[0:1]
-    transcript.artifact("firewall-backup", f"{host}:{saved}", sha256=(saved_sum or [""])[0])
+    # Every family is saved, changed or not: the one rollback puts the whole node back.
+    saved = {f: f"{sdir}/{TOOLS[f]}-before-{mode}-{stamp}.rules" for f in fams}
+    for family, path in saved.items():
+        save(host, path, family)
+        saved_sum = host.run(f"sha256sum {q(path)}").stdout.split()[0:1]
+        transcript.artifact("firewall-backup", f"{host}:{path}", sha256=(saved_sum or [""])[0])
 
-    for table in ("filter", "nat"):  # filter first: 9000 is closed before the redirect starts
-        if table not in scripts:
-            continue
-        path = f"{sdir}/smartsite-{mode}-{table}-{stamp}.rules"
-        put_file(host, path, scripts[table], mode="0600")
-        host.run(f"iptables-restore -w 5 --test --noflush < {q(path)}", timeout=20)
+    files = []
+    # Per family, filter first: 9000 is closed before the redirect starts.
+    for family, table in sorted(scripts, key=lambda k: (k[0], k[1] != "filter")):
+        path = f"{sdir}/smartsite-{mode}-{TOOLS[family]}-{table}-{stamp}.rules"
+        put_file(host, path, scripts[family, table], mode="0600")
+        host.run(f"{TOOLS[family]}-restore -w 5 --test --noflush < {q(path)}", timeout=20)
         # The rules themselves, not only their digest: what the post-mortem reads (redacted
         # like every journal line; they name addresses and ports, never a secret).
         transcript.artifact(
             "firewall-rules",
             f"{host}:{path}",
-            sha256=sha256(scripts[table]),
-            content=scripts[table],
+            sha256=sha256(scripts[family, table]),
+            content=scripts[family, table],
         )
-    _guarded(
-        host,
-        saved,
-        [f"{sdir}/smartsite-{mode}-{t}-{stamp}.rules" for t in scripts],
-        confirm_seconds,
-    )
+        files.append((family, path))
+    _guarded(host, saved, files, confirm_seconds)
+    changed = ", ".join(f"{TOOLS[f]} {t}" for f, t in scripts)
     # Check mode ran none of the above: the words say what a real run would do.
-    kept = f"would save {saved}" if host.check_mode else f"saved {saved}"
-    return Outcome(host, f"firewall {mode}", True, f"tables {', '.join(scripts)}; {kept}")
+    kept = "would save" if host.check_mode else "saved"
+    return Outcome(host, f"firewall {mode}", True, f"{changed}; {kept} {', '.join(saved.values())}")
 
 
-def save(host: Host, path: str) -> None:
-    """The whole ruleset to `path` on the host, restorable with `iptables-restore < path`.
+def save(host: Host, path: str, family: int = 4) -> None:
+    """The whole ruleset of one family to `path` on the host, restorable with
+    `iptables-restore < path` (ip6tables-restore for family 6).
 
     iptables-save omits a table nobody has used yet (nf_tables), and prints nothing at all on a
     host without rules: an empty section per table makes a restore empty those tables again
     instead of leaving our rules in them.
     """
     host.run(
-        f"iptables-save > {q(path)} && for t in filter nat; do "
+        f"{TOOLS[family]}-save > {q(path)} && for t in filter nat; do "
         f"grep -q \"^\\*$t\" {q(path)} || printf '*%s\\nCOMMIT\\n' $t >> {q(path)}; done"
     )
 
 
-def _guarded(host: Host, saved: str, files: list[str], confirm_seconds: int) -> None:
-    """Apply `files` with a dead man's switch, then confirm from the operator's side."""
+def _guarded(
+    host: Host, saved: dict[int, str], files: list[tuple[int, str]], confirm_seconds: int
+) -> None:
+    """Apply `files` (family, path) with one dead man's switch for every family, then confirm
+    from the operator's side."""
     pidfile = f"{state_dir(host)}/rollback.pid"
+    restore_all = "; ".join(f"{TOOLS[f]}-restore -w 5 < {q(path)}" for f, path in saved.items())
     rollback = (
-        f"echo $$ > {q(pidfile)}; sleep {int(confirm_seconds)}; "
-        f"iptables-restore -w 5 < {q(saved)}; rm -f {q(pidfile)}"
+        f"echo $$ > {q(pidfile)}; sleep {int(confirm_seconds)}; {restore_all}; rm -f {q(pidfile)}"
     )
     # setsid: the job outlives this SSH session and the `timeout` wrapper around it.
     host.run(
@@ -277,10 +317,11 @@ def _guarded(host: Host, saved: str, files: list[str], confirm_seconds: int) -> 
     )
     try:
         host.run(
-            " && ".join(f"iptables-restore -w 5 --noflush < {q(f)}" for f in files), timeout=20
+            " && ".join(f"{TOOLS[f]}-restore -w 5 --noflush < {q(path)}" for f, path in files),
+            timeout=20,
         )
     except Exception:
-        host.run(f"iptables-restore -w 5 < {q(saved)}", timeout=20, check=False)
+        host.run(restore_all, timeout=20, check=False)
         _cancel(host, pidfile, check=False)
         raise
     if host.check_mode:
@@ -288,7 +329,8 @@ def _guarded(host: Host, saved: str, files: list[str], confirm_seconds: int) -> 
     # Confirmation = a new TCP connection to sshd through the new rules, then a command over SSH.
     if not _tcp_open(host.address, int(host.vars["ssh_port"]), timeout=5):
         raise ActionError(
-            f"{host}: ssh port unreachable after the change; the host restores {saved} "
+            f"{host}: ssh port unreachable after the change; the host restores "
+            f"{', '.join(saved.values())} "
             f"within {confirm_seconds}s by itself"
         )
     _cancel(host, pidfile)
@@ -319,14 +361,17 @@ def _tcp_open(address: str, port: int, timeout: float) -> bool:
 
 @verification
 def assert_mode(host: Host, mode: str) -> None:
-    """Our chains on the host hold exactly the rules of `mode`, and are hooked once."""
-    for table, rules in render(mode, host.vars).items():
-        present = host.testinfra.iptables.rules(table)
-        chain = FILTER_CHAIN if table == "filter" else NAT_CHAIN
-        hook = hooks(host.vars)[table][1]
-        assert present.count(hook) == 1, f"{host}: {table} chain not hooked exactly once"
-        ours = [rule for rule in present if rule.startswith(f"-A {chain} ")]
-        assert ours == rules, f"{host}: {table} rules differ from {mode} mode: {ours}"
+    """Our chains on the host hold exactly the rules of `mode` in every family it has, and are
+    hooked once."""
+    for family in families(host):
+        for table, rules in render(mode, host.vars, family).items():
+            present = host.testinfra.iptables.rules(table, version=family)
+            chain = FILTER_CHAIN if table == "filter" else NAT_CHAIN
+            hook = hooks(host.vars)[table][1]
+            tool = TOOLS[family]
+            assert present.count(hook) == 1, f"{host}: {tool} {table} chain not hooked once"
+            ours = [rule for rule in present if rule.startswith(f"-A {chain} ")]
+            assert ours == rules, f"{host}: {tool} {table} rules differ from {mode} mode: {ours}"
     assert not rollback_armed(host), f"{host}: a firewall rollback is still armed"
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from runbooklib.actions import firewall
-from runbooklib.actions.common import ActionError, operand, q
+from runbooklib.actions.common import ActionError, fan_out, forks, operand, q
 from runbooklib.actions.http import parse_health
 from runbooklib.inventory import Inventory
 from runbooklib.remote import Host, Result
@@ -160,6 +160,14 @@ def clients(inventory: Inventory, var: str | None = None, on: bool = True) -> li
     return hosts if var is None else [h for h in hosts if allowed(h, var) == on]
 
 
+def each_pair(clients: list[Host], nodes: list[Host], ask) -> list[str]:
+    """`ask(client, node)` for every client and node, `forks` pairs at a time (each is a command
+    on the client: they need not wait for each other); the failures, one line each."""
+    pairs = [(c, n) for c in clients for n in nodes]
+    done = fan_out(pairs, lambda pair: ask(*pair), forks(nodes), name=lambda pair: pair[1].name)
+    return [error for _, error in done if error]
+
+
 @verification
 def assert_outage_page(inventory: Inventory, nodes: list[Host]) -> None:
     """Clients off the 8443 allow-list get the maintenance page (503, Retry-After) on 8443."""
@@ -168,12 +176,15 @@ def assert_outage_page(inventory: Inventory, nodes: list[Host]) -> None:
         f"inventory {inventory.name}: no vantage host off allow_8443 to prove the outage page "
         "from outside: add one to the `outsiders` group"
     )
-    for client in public:
-        for node in nodes:
-            got = https_from(client, node)
-            assert got.maintenance and got.retry_after, (
-                f"{client} gets {got.status} from {node}:8443, not the maintenance page"
-            )
+
+    def ask(client: Host, node: Host) -> None:
+        got = https_from(client, node)
+        assert got.maintenance and got.retry_after, (
+            f"{client} gets {got.status} from {node}:8443, not the maintenance page"
+        )
+
+    failures = each_pair(public, nodes, ask)
+    assert not failures, "; ".join(failures)
 
 
 @verification
@@ -181,12 +192,15 @@ def assert_admins_reach_app(inventory: Inventory, nodes: list[Host]) -> None:
     """Allow-listed clients get the real application on 8443 (its health page with a version)."""
     admins = clients(inventory, "allow_8443")
     assert admins, f"inventory {inventory.name}: no vantage host on allow_8443 to prove it"
-    for client in admins:
-        for node in nodes:
-            got = https_from(client, node)
-            assert got.status == 200 and got.version, (
-                f"{client} (allow-listed) gets {got.status} from {node}:8443, not the app"
-            )
+
+    def ask(client: Host, node: Host) -> None:
+        got = https_from(client, node)
+        assert got.status == 200 and got.version, (
+            f"{client} (allow-listed) gets {got.status} from {node}:8443, not the app"
+        )
+
+    failures = each_pair(admins, nodes, ask)
+    assert not failures, "; ".join(failures)
 
 
 @verification
@@ -237,12 +251,21 @@ def assert_jmx_allow_list(inventory: Inventory, nodes: list[Host], heads: list[H
 
 
 @verification
+def assert_every_client_gets(inventory: Inventory, nodes: list[Host], version: str) -> None:
+    """Every vantage host, the public included, gets `version` on 8443 of every node."""
+
+    def ask(client: Host, node: Host) -> None:
+        got = https_from(client, node)
+        assert got.status == 200 and got.version == version, (
+            f"{client} gets {got.status} {got.version!r} from {node}:8443, expected {version}"
+        )
+
+    failures = each_pair(clients(inventory), nodes, ask)
+    assert not failures, "; ".join(failures)
+
+
+@verification
 def assert_public_app(inventory: Inventory, nodes: list[Host], version: str) -> None:
     """After the window: every client gets `version` on 8443; 9000 still closed to the public."""
-    for client in clients(inventory):
-        for node in nodes:
-            got = https_from(client, node)
-            assert got.status == 200 and got.version == version, (
-                f"{client} gets {got.status} {got.version!r} from {node}:8443, expected {version}"
-            )
+    assert_every_client_gets(inventory, nodes, version)
     assert_jmx_allow_list(inventory, nodes, nodes[:1])

@@ -57,3 +57,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "what the procedures maintain, as the announcements name it (`<name> upgrade HALTED ...`)",
         default="",
     )
+    group.addoption(
+        "--forks",
+        type=_whole,
+        metavar="N",
+        help="how many hosts a read-only fan-out talks to at once (Ansible's forks; default: the "
+        "inventory's `forks`, else 10)",
+    )
+    group.addoption(
+        "--full-scan",
+        action="store_true",
+        help="go/no-go: prove the surface with a full TCP scan (nmap -p-) of every node from every "
+        "vantage host, instead of the listeners, NAT and a sample (slow)",
+    )
+    group.addoption(
+        "--sample-seed",
+        type=_whole,
+        metavar="N",
+        help="go/no-go: the seed of the surface's sample of other ports (each run logs its own: "
+        "give it to replay that run's sample)",
+    )
+
+
+def _whole(text: str) -> int:
+    """A whole number, 1 or more: anything else is pytest's one-line usage error."""
+    import argparse
+
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 1 or more")
+    return int(text)

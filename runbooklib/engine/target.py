@@ -13,6 +13,8 @@ from runbooklib.engine.console import ask
 from runbooklib.inventory import Inventory, InventoryError
 
 _inventory_key = pytest.StashKey[Inventory]()
+# Inventory var <- option that sets it for this run.
+RUN_VARS = {"forks": "forks", "surface_full_scan": "full_scan", "surface_seed": "sample_seed"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +46,13 @@ def load_inventory(config: pytest.Config) -> Inventory:
             raise pytest.UsageError(str(exc)) from None
         if config.getoption("dry_run", False):
             inventory.use_check_mode()  # handed to every action through its hosts
+        # The run's choices, handed to the actions through the hosts' vars, as Ansible's `-f`
+        # overrides `forks`; given on the command line, they win over the inventory's own.
+        for var, option in RUN_VARS.items():
+            value = config.getoption(option, None)
+            if value is not None and value is not False:
+                for holder in (inventory, *inventory.hosts.values()):
+                    holder.vars[var] = value
         config.stash[_inventory_key] = inventory
     return config.stash[_inventory_key]
 

@@ -105,11 +105,13 @@ def test_restore_text_declares_the_chain_and_hooks_it_first():
     "entries, message",
     [
         ([], "non-empty list"),
-        ([{"address": "10.0.0.300", "name": "x"}], "not an IPv4"),
+        ([{"address": "10.0.0.300", "name": "x"}], "not an IP address"),
         ([{"address": "10.0.0.1"}], "must have `address` and `name`"),
         ([{"address": "0.0.0.0/0", "name": "all"}], "would allow everyone"),
-        ([{"address": "10.0.0.1/24", "name": "x"}], "not an IPv4"),
-        ([{"address": "::1", "name": "x"}], "not IPv4"),
+        # Host bits set: a typo for one host or for the network? The inventory says which.
+        ([{"address": "10.0.0.1/24", "name": "x"}], "not an IP address"),
+        ([{"address": "2001:db8::1/64", "name": "x"}], "not an IP address"),
+        ([{"address": "::/0", "name": "all"}], "would allow everyone"),
     ],
 )
 def test_bad_allow_lists_are_refused_naming_the_entry(entries, message):
@@ -124,3 +126,73 @@ def test_the_inventories_allow_lists_are_well_formed():
         firewall.render("maintenance", inv.vars)
     prod = Inventory.load("inventories/production.yml")
     assert "169.237.11.246/32" in firewall.allow_list(prod.vars["allow_8443"], "allow_8443")
+
+
+DUAL = {
+    **VARS,
+    "allow_8443": [
+        *VARS["allow_8443"],
+        {"address": "2001:db8::a", "name": "a"},
+        {"address": "2001:db8:1::/48", "name": "lab"},
+    ],
+    "allow_9000": [{"address": "10.0.0.1", "name": "a"}, {"address": "2001:db8::a", "name": "a"}],
+}
+
+
+def test_allow_lists_take_ipv6_addresses_and_networks():
+    assert firewall.allow_list(DUAL["allow_8443"], "allow_8443") == [
+        "10.0.0.1/32",
+        "10.0.0.2/32",
+        "2001:db8::a/128",
+        "2001:db8:1::/48",
+    ]
+
+
+@pytest.mark.parametrize("mode", firewall.MODES)
+def test_each_entry_goes_to_the_family_of_its_address(mode):
+    v4, v6 = firewall.render(mode, DUAL, 4), firewall.render(mode, DUAL, 6)
+    assert v4 == firewall.render(mode, VARS, 4)  # the IPv6 entries change nothing in IPv4
+    assert not any(":" in rule for rule in v4["filter"] + v4["nat"])
+    assert not any("10.0.0." in rule for rule in v6["filter"] + v6["nat"])
+    assert "-A SMARTSITE-IN -s 2001:db8::a/128 -p tcp -m tcp --dport 9000 -j ACCEPT" in v6["filter"]
+    assert (
+        "-A SMARTSITE-IN -s 2001:db8:1::/48 -p tcp -m tcp --dport 9000 -j ACCEPT"
+        not in (v6["filter"])
+    )
+
+
+@pytest.mark.parametrize("mode", firewall.MODES)
+def test_ipv6_has_the_same_rules_as_ipv4_but_for_the_addresses(mode):
+    """The same mode logic in both families: strip the sources and the rules are the same."""
+
+    def shape(rules):
+        return [r for r in rules if " -s " not in r]
+
+    v4, v6 = firewall.render(mode, DUAL, 4), firewall.render(mode, DUAL, 6)
+    for table in ("filter", "nat"):
+        assert shape(v4[table]) == shape(v6[table])
+    assert v6["filter"][-1] == "-A SMARTSITE-IN -p tcp -j REJECT --reject-with tcp-reset"
+
+
+def test_maintenance_over_ipv6_redirects_all_but_the_ipv6_allow_list():
+    nat = firewall.render("maintenance", DUAL, 6)["nat"]
+    assert nat == [
+        "-A SMARTSITE-PRE -s 2001:db8::a/128 -j RETURN",
+        "-A SMARTSITE-PRE -s 2001:db8:1::/48 -j RETURN",
+        "-A SMARTSITE-PRE -p tcp -j REDIRECT --to-ports 8089",
+    ]
+
+
+def test_an_ipv6_only_allow_list_leaves_ipv4_closed_to_all():
+    only6 = {**VARS, "allow_9000": [{"address": "2001:db8::a", "name": "a"}]}
+    filt = firewall.render("public", only6, 4)["filter"]
+    assert [r for r in filt if "9000" in r] == [
+        "-A SMARTSITE-IN -p tcp -m tcp --dport 9000 -j REJECT --reject-with tcp-reset"
+    ]
+
+
+@pytest.mark.parametrize(
+    "client, ports", [("2001:db8::a", {22, 8089, 8443, 9000}), ("::1", {22, 8443})]
+)
+def test_reachable_ports_of_an_ipv6_client(client, ports):
+    assert firewall.reachable_ports("maintenance", DUAL, client) == ports

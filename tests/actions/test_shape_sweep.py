@@ -134,7 +134,7 @@ class FakeInfra:
         hooks = firewall.hooks(self.host.vars)
 
         class Rules:
-            def rules(_, table):
+            def rules(_, table, version=4):
                 return [hooks[table][1], *rules[table]]
 
         return Rules()
@@ -312,6 +312,7 @@ VERBS = {
         lambda: [(r"^test -s", (0, "")), (r"iptables -w 5 -t", ""), (r"^sha256sum", "ab  f")],
     ),
     "firewall.current": Verb(lambda h, v, t: firewall.current(h, h.vars)),
+    "firewall.families": Verb(lambda h, v, t: firewall.families(h)),
     "firewall.save": Verb(lambda h, v, t: firewall.save(h, v["path"])),
     "firewall.assert_mode": Verb(
         lambda h, v, t: firewall.assert_mode(h, "maintenance"), lambda: [(r"^test -s", (1, ""))]
@@ -522,11 +523,16 @@ VERBS = {
         lambda h, v, t: surface.open_ports(h, h),
         lambda: [(r"^nmap", lambda h: f"Host: {h.address} ()\tPorts: 22/open/tcp//ssh///\n")],
     ),
-    "surface.scan_from": Verb(
-        lambda h, v, t: surface.scan_from(h, [h]),
+    "surface.probe_from": Verb(
+        lambda h, v, t: surface.probe_from(h, [h], {22, 8443}),
         lambda: [(r"^nmap", lambda h: f"Host: {h.address} ()\tPorts: 22/open/tcp//ssh///\n")],
     ),
-    "surface.listeners": Verb(lambda h, v, t: surface.listeners(h)),
+    "surface.read": Verb(lambda h, v, t: surface.read(h)),
+    "surface.probe_addresses": Verb(
+        lambda h, v, t: surface.probe_addresses(h, {h.address: h}, {22}),
+        lambda: [(r"^nmap", lambda h: f"Host: {h.address} ()\tPorts: 22/open/tcp//ssh///\n")],
+    ),
+    "surface.source6": Verb(lambda h, v, t: surface.source6(h, v["address"])),
 }
 
 # Public functions of the swept modules that run no command of their own, and why.
@@ -545,6 +551,8 @@ NO_COMMAND = {
     "common.batches": "splits hosts",
     "common.in_batch": "runs a given action per host",
     "common.in_parallel": "runs a given check per host",
+    "common.fan_out": "runs a given function per item",
+    "common.forks": "an int of the inventory",
     "firewall.state_dir": "a path, swept where it is used (apply, rollback_armed)",
     "firewall.allow_list": "validates addresses with ipaddress",
     "firewall.render": "rules text (addresses validated by ipaddress, ports int)",
@@ -578,15 +586,21 @@ NO_COMMAND = {
     "reach.matching_entry": "compares networks",
     "reach.allowed": "compares networks",
     "reach.clients": "hosts of a group",
+    "reach.each_pair": "runs a given probe per client and node",
     "reach.assert_outage_page": "https_from per client and node (swept)",
     "reach.assert_admins_reach_app": "https_from per client and node (swept)",
     "reach.assert_jmx_allow_list": "jmx_from, jmx_probe, port_state (swept)",
     "reach.assert_public_app": "https_from, assert_jmx_allow_list (swept)",
-    "surface.scans": "scan_from per client (swept)",
+    "reach.assert_every_client_gets": "https_from per client and node (swept)",
+    "surface.parse_listeners": "parses text",
+    "surface.nat_ports": "parses text",
+    "surface.parse_view": "parses text",
+    "surface.parse_addresses6": "parses text",
+    "surface.sample_ports": "a set of ints",
     "surface.declared": "ints of the inventory",
-    "surface.problems": "open_ports, listeners (swept)",
-    "surface.assert_surface": "problems (open_ports, listeners: swept)",
-    "surface.assert_surfaces": "scans, problems (swept)",
+    "surface.plan": "sets of ints",
+    "surface.problems": "compares sets of ints",
+    "surface.assert_surfaces": "read, probe_from (swept)",
     "access.close_to_public": "firewall.apply, assert_mode, reach (swept)",
     "access.open_to_public": "firewall.apply, assert_mode, reach (swept)",
     "access.mail_ready_to_switch": "http.health, notify.mail: no shell",

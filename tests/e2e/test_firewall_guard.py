@@ -37,7 +37,7 @@ def test_a_change_that_cuts_the_operator_off_is_rolled_back(lab):
         "COMMIT\n",
     )
     with pytest.raises((ActionError, Exception)):
-        firewall._guarded(node, saved, [bad], confirm_seconds=5)
+        firewall._guarded(node, {4: saved}, [(4, bad)], confirm_seconds=5)
     # The node restores by itself; give it the bound and a margin.
     for _ in range(30):
         time.sleep(1)

@@ -69,3 +69,14 @@ def test_writing_the_lab_inventory_leaves_inventories_lab_yml_alone(tmp_path, mo
         )
         == 4
     )
+
+
+def test_with_ipv6_each_host_and_allow_listed_address_has_its_ipv6_twin():
+    lab = Lab(ipaddress.ip_network("198.51.100.0/24"), 2, ipv6=True)
+    found = yaml.safe_load(lifecycle.inventory_for(lab, LAB_YML))
+    assert found["all"]["children"]["db"]["hosts"]["caje"]["ansible_host6"] == "fd5a:6c61:6273::21"
+    assert found["all"]["children"]["app"]["hosts"]["walton"]["ansible_host6"].endswith("::12")
+    allow = found["all"]["vars"]["allow_9000"]
+    assert {"address": "fd5a:6c61:6273::1", "name": "operator"} in allow
+    assert {"address": "fd5a:6c61:6273::51", "name": "adminws1"} in allow
+    assert "ansible_host6" not in yaml.safe_dump(built(2))  # IPv4 only: as before

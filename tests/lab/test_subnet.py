@@ -33,3 +33,14 @@ def test_inventory_refuses_a_bad_lab_subnet(monkeypatch):
 def test_the_option_is_named_when_it_is_the_option():
     with pytest.raises(config.LabError, match="fix --subnet"):
         config.chosen("10.0.0.0/8", None)
+
+
+def test_ipv6_is_an_opt_in_named_by_its_variable(monkeypatch):
+    monkeypatch.setenv("LAB_IPV6", "yes")
+    with pytest.raises(config.LabError, match="set it to 1 .* or 0"):
+        config.chosen(None, None)
+    monkeypatch.setenv("LAB_IPV6", "1")
+    lab = config.chosen("203.0.113.0/24", 2)
+    assert lab.ipv6 and lab.address("caje") == "203.0.113.21"
+    assert lab.host("caje").address6 == "fd5a:6c61:6273::21"
+    assert config.chosen("203.0.113.0/24", 2, ipv6=False).host("caje").address6 == ""
