@@ -1,4 +1,4 @@
-"""`make bench` (`python -m bench`): issue 12's P1..P6, each against its floor or peer, in one run.
+"""`make bench` (`python -m bench`): P1..P7, each against its floor or peer, in one run.
 
 Prints a table (measured, floor, ratio, goal, holds) and writes reports/bench-<stamp>.json with
 the machine described. Order: P6 (offline), then on the lab, holding /tmp/lab-dev.lock: a reset,

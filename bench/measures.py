@@ -1,4 +1,4 @@
-"""The entries of `python -m bench`, P1..P6 of issue 12, each against its floor or peer.
+"""The entries of `python -m bench`, P1..P7, each against its floor or peer.
 
 Each function returns `Entry`s; the lab ones need the lab up and /tmp/lab-dev.lock held (the
 harness takes it). Commands the runbook ran are timed from its own journal, so a floor's parts

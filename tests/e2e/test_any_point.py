@@ -1,4 +1,4 @@
-"""Recovery from any point of the upgrade, for real (issue 7, "Done when").
+"""Recovery from any point of the upgrade, for real.
 
 For every upgrade step: stop the upgrade inside it (a failure, or SIGKILL of the run), then
 - the fallback passes, go/no-go `--expect fallback` says GO, the public gets 2.4.0 on every node,
