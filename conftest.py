@@ -40,15 +40,17 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def pytest_runbook_announce(config, inventory, text: str) -> bool | None:
-    """The team's IRC channel (the inventory's `chat`); none named: nothing to say there."""
+def pytest_runbook_announce(config, inventory, text: str, headline: str) -> bool | None:
+    """The team's IRC channel (the inventory's `chat`); none named: nothing to say there. In
+    clear (no `tls: true`), anyone on the path reads it: the headline only."""
     if not inventory.vars.get("chat"):
         return None
     # Imported when first needed: the irc package takes most of a second to import.
     from runbooklib.actions import notify
 
     # Seconds for each step (connect, join, say): a channel that is down costs the run little.
-    notify.announce(inventory, text, timeout=5.0)
+    told = text if inventory.vars["chat"].get("tls") else headline
+    notify.announce(inventory, told, timeout=5.0)
     return True
 
 

@@ -25,11 +25,12 @@ class Announcer:
         # Procedures whose halt was said.
         self.told: set[str] = set()
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, headline: str) -> None:
         text = transcript.redact(self.name + text)
+        headline = transcript.redact(self.name + headline)
         try:
             self.config.hook.pytest_runbook_announce(
-                config=self.config, inventory=self.run.inventory, text=text
+                config=self.config, inventory=self.run.inventory, text=text, headline=headline
             )
         except Exception as exc:  # noqa: BLE001 - telling people must never stop the work
             transcript.emit("warning", text=f"not announced ({exc}): {text}")
@@ -39,10 +40,8 @@ class Announcer:
         if run.procedure == "checks":
             return
         how = "resumed" if run.resumed_from else "started"
-        self.say(
-            f"maintenance window {run.window.describe()}: {run.procedure} {how} on "
-            f"{run.inventory.name} by {run.operator}"
-        )
+        window = f"maintenance window {run.window.describe()}: {run.procedure} {how}"
+        self.say(f"{window} on {run.inventory.name} by {run.operator}", window)
 
     @pytest.hookimpl(trylast=True)  # after the halt and the step's reason are taken
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -52,17 +51,25 @@ class Announcer:
         if self.run.halted_after.get(state.procedure) == state.id:
             self.told.add(state.procedure)
             reason = (state.reason or "failed")[:1200]
-            self.say(f"{state.procedure} HALTED after {state.id}: {reason}{self._record()}")
+            halted = f"{state.procedure} HALTED after {state.id}"
+            self.say(f"{halted}: {reason}{self._record()}", f"{halted}, see the record")
 
     # Last of the run's last words: after the checks' verdict, before the journal's end.
     @pytest.hookimpl(trylast=True)
     def pytest_runbook_finish(self, session: pytest.Session, run: Run, exitstatus: int) -> None:
         if run.procedure == "checks":  # the go/no-go's verdict (checks/conftest.py)
-            self.say(f"go/no-go: {run.verdict}{self._record()}")
+            self.say(
+                f"go/no-go: {run.verdict}{self._record()}",
+                f"go/no-go: {run.verdict.kind}, see the record",
+            )
         elif run.verdict.kind == "PASSED":
-            self.say(f"maintenance window closed: {run.procedure} {run.verdict}")
+            closed = f"maintenance window closed: {run.procedure}"
+            self.say(f"{closed} {run.verdict}", f"{closed} {run.verdict.kind}")
         elif not run.halted_after:  # a halt was said when it happened
-            self.say(f"{run.procedure}: {run.verdict}")
+            self.say(
+                f"{run.procedure}: {run.verdict}",
+                f"{run.procedure}: {run.verdict.kind}, see the record",
+            )
 
     def _record(self) -> str:
         """Where the whole story is: the record's name (the channel gets the verdict in full,

@@ -14,11 +14,15 @@ def pytest_runbook_finish(session: pytest.Session, run, exitstatus: int) -> None
 
 
 @pytest.hookspec(firstresult=True)
-def pytest_runbook_announce(config: pytest.Config, inventory, text: str) -> bool | None:
+def pytest_runbook_announce(
+    config: pytest.Config, inventory, text: str, headline: str
+) -> bool | None:
     """Tell the team `text` (redacted by then) on their channel: the window opening, a halt, the
-    go/no-go verdict, the close. Return True once told; None when this implementation has no
-    channel for `inventory` (the next one is asked). Raise when the channel cannot be reached:
-    the engine makes that a warning, never a failed run. Not called in a dry run."""
+    go/no-go verdict, the close. `headline` is the same without its detail (what happened and
+    where to look): all that a channel without TLS may carry in clear. Return True once told;
+    None when this implementation has no channel for `inventory` (the next one is asked). Raise
+    when the channel cannot be reached: the engine makes that a warning, never a failed run.
+    Not called in a dry run."""
 
 
 @pytest.hookspec(firstresult=True)

@@ -1,5 +1,6 @@
-"""Announcements from the engine: the channel hears the window open, a halt (redacted) and the
-end; a checks run's go/no-go; a channel that is down is a warning, never a failed run.
+"""Announcements from the engine: the channel hears the window open, a halt and the end; a
+checks run's go/no-go; a channel that is down is a warning, never a failed run. This channel
+has no TLS, so it hears the headlines only, no detail (the lab's, over TLS, hears it all).
 
 The channel here is a small IRC server on loopback that speaks just enough of the protocol
 (welcome, join) and keeps what is said; the lab's ngircd is the real one (tests/e2e)."""
@@ -74,12 +75,12 @@ def test_the_channel_hears_the_window_a_redacted_halt_and_the_close(project, cha
     said = channel.said
     assert len(said) == 4, said
     assert said[0].startswith("SmartSite maintenance window ") and said[0].endswith(
-        ": upgrade started on lab by jon"
+        ": upgrade started"
     )
-    assert said[1].startswith("SmartSite upgrade HALTED after u02: AssertionError: mariadb -p")
-    assert "S3cr3tPassw0rd" not in said[1] and "********" in said[1]
-    assert said[2].endswith(": upgrade resumed on lab by jon")
-    assert said[3] == "SmartSite maintenance window closed: upgrade PASSED: 2 of 2 steps done"
+    assert said[1] == "SmartSite upgrade HALTED after u02, see the record"
+    assert said[2].endswith(": upgrade resumed")
+    assert said[3] == "SmartSite maintenance window closed: upgrade PASSED"
+    assert not [line for line in said if "jon" in line or "mariadb" in line or "S3cr3t" in line]
     assert len(events(project.journal(), "artifact", kind="irc")) == 2  # the resumed run's two
 
 
@@ -107,5 +108,7 @@ def test_the_channel_hears_the_go_no_go(project, channel, checks):  # noqa: F811
     assert checks().ret == 0
     assert checks("-k", "release").ret == pytest.ExitCode.TESTS_FAILED
 
-    assert channel.said[0].startswith("SmartSite go/no-go: GO (after)"), channel.said
-    assert channel.said[1].startswith("SmartSite go/no-go: NO-GO (after)")
+    assert channel.said == [
+        "SmartSite go/no-go: GO, see the record",
+        "SmartSite go/no-go: NO-GO, see the record",
+    ]
