@@ -72,9 +72,9 @@ def test_the_role_is_read_only(lab):
         assert all(f.startswith(f"{INV.vars['tomcat_user']} 600 ") for f in files), files
 
 
-def test_the_password_does_not_cross_the_network_in_clear(lab):
+def test_the_password_does_not_cross_the_network_in_clear(lab, tmp_path):
     password = jmx_password().encode()
-    with Capture([LINK]) as capture:
+    with Capture([LINK], tmp_path) as capture:
         time.sleep(0.3)
         for node in NODES:
             good = reach.jmx_probe(ADMIN, node)

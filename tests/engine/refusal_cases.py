@@ -13,6 +13,7 @@ docs/refusals.md no longer says what the cases print.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -910,8 +911,10 @@ def table(messages: dict[str, str]) -> str:
 
 
 def message(line: str) -> str:
-    """The message of pytest's usage error line."""
-    return line.removeprefix("ERROR: ")
+    """The message of pytest's usage error line; a date counted from today said as such, so
+    that the page holds whatever day it is checked."""
+    text = line.removeprefix("ERROR: ")
+    return re.sub(r"review it by \d{4}-\d\d-\d\d", "review it by <today + 180 days>", text)
 
 
 def main(argv: list[str]) -> int:
