@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 from lab import hosts, netns, pki
 from lab.config import REPO, STATE, VENV_PYTHON, LabError, LabHost
@@ -37,9 +38,11 @@ def start_smtp(host: LabHost) -> None:
 IRC_TLS_PORT = 6697
 
 
-def _ngircd_conf(host: LabHost):
+def _ngircd_conf(host: LabHost) -> tuple[Path, bool]:
+    """The server's configuration written, and whether it changed."""
     conf = host.dir / "ngircd.conf"
     tls = pki.ensure_cert(host)
+    old = conf.read_text() if conf.exists() else None
     conf.write_text(
         f"""# Written by `python -m lab up`.
 [Global]
@@ -54,6 +57,9 @@ def _ngircd_conf(host: LabHost):
 [Limits]
     MaxConnectionsIP = 0
     PingTimeout = 120
+    # The lab rehearses the runbook, not a network's flood control: ngircd's penalty (1 s
+    # after a JOIN) would add a second to every announcement of every rehearsal and test.
+    MaxPenaltyTime = 0
 [Options]
     PAM = no
     DNS = no
@@ -68,18 +74,19 @@ def _ngircd_conf(host: LabHost):
     Modes = t
 """
     )
-    return conf
+    return conf, conf.read_text() != old
 
 
 def start_irc(host: LabHost) -> None:
     running = netns.host_pids(host, "ngircd")
-    if not (
+    conf, changed = _ngircd_conf(host)
+    if changed or not (
         running
         and hosts.port_open(host.address, 6667)
         and hosts.port_open(host.address, IRC_TLS_PORT)
     ):
-        netns.end_pids(running)  # one without TLS, or half up
-        conf = _ngircd_conf(host)
+        # One without TLS, half up, or with an older configuration; its bot goes with it.
+        netns.end_pids(running + netns.host_pids(host, "lab.ircbot"))
         argv = ["ngircd", "-n", "-f", str(conf)]
         netns.spawn(host, argv, host.dir / "logs" / "ngircd.log")
         hosts.wait_port(host, 6667, "ngircd", bound=10)

@@ -255,7 +255,9 @@ def scratch_restore(host: Host, dump: str, names: list[str]) -> dict[str, dict] 
     needs no durability: no flush at each commit, no doublewrite, a buffer pool that holds the
     data being loaded. Nor does it need system tables (`--skip-grant-tables` serves an empty
     datadir: no mariadb-install-db, 1-4 s on a loaded machine) or a clean shutdown (SIGKILL,
-    not the second of `mariadb-admin shutdown`'s flush)."""
+    not the second of `mariadb-admin shutdown`'s flush). Its tmpdir is its own: a mariadbd
+    deletes every `#sql*` file in its tmpdir as it starts, and in /tmp those are the live
+    server's temporary tables (a live query failed so at u04)."""
     check = (
         "CHECKSUM TABLE "
         + ", ".join(ident(host, t) for t in names)
@@ -271,9 +273,9 @@ cleanup() {{
   rm -rf "$d"
 }}
 trap cleanup EXIT
-mkdir "$d/data"
+mkdir "$d/data" "$d/tmp"
 mariadbd --no-defaults --datadir="$d/data" --socket="$d/sock" --pid-file="$d/pid" --user=root \
-  --skip-networking --skip-grant-tables --innodb-buffer-pool-size=512M \
+  --tmpdir="$d/tmp" --skip-networking --skip-grant-tables --innodb-buffer-pool-size=512M \
   --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --log-error="$d/err" &
 server=$!
 for i in $(seq 1200); do

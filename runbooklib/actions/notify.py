@@ -82,7 +82,7 @@ def announce(inventory: Inventory, text: str, timeout: float = TIMEOUT) -> None:
         if cfg.get("tls")
         else None
     )
-    state = {"welcome": False, "joined": False, "error": ""}
+    state = {"welcome": False, "joined": False, "error": "", "pong": ""}
     reactor = irc.client.Reactor()
     nick = cfg["nick"]
 
@@ -98,12 +98,16 @@ def announce(inventory: Inventory, text: str, timeout: float = TIMEOUT) -> None:
         # Another run (or a stale connection) holds the nick: take a numbered one.
         conn.nick(f"{nick}{int(time.time()) % 1000}")
 
+    def on_pong(conn, event):
+        state["pong"] = event.arguments[-1] if event.arguments else ""
+
     def on_error(conn, event):
         state["error"] = " ".join(str(a) for a in event.arguments) or event.type
 
     reactor.add_global_handler("welcome", on_welcome)
     reactor.add_global_handler("join", on_join)
     reactor.add_global_handler("nicknameinuse", on_nick_in_use)
+    reactor.add_global_handler("pong", on_pong)
     for kind in ("error", "bannedfromchan", "inviteonlychan", "channelisfull", "badchannelkey"):
         reactor.add_global_handler(kind, on_error)
     try:
@@ -124,14 +128,15 @@ def announce(inventory: Inventory, text: str, timeout: float = TIMEOUT) -> None:
         if not state["joined"]:
             why = state["error"] or f"not joined {cfg['channel']} within {timeout:g}s"
             raise ActionError(f"IRC {cfg['server']}: {why}")
-        for piece in pieces(
-            text, IRC_LINE - IRC_PREFIX_ROOM - len(f"PRIVMSG {cfg['channel']} :\r\n")
-        ):
+        room = IRC_LINE - IRC_PREFIX_ROOM - len(f"PRIVMSG {cfg['channel']} :\r\n")
+        for number, piece in enumerate(pieces(text, room), 1):
             conn.privmsg(cfg["channel"], piece)
-            if tls is not None:
-                # One TLS record at a time: ngircd leaves a burst's later lines in its TLS
-                # buffer until more comes, and the last piece and QUIT were lost (lab, 6697).
-                reactor.process_once(0.3)
+            # Each line answered before the next is sent: ngircd leaves a burst's later lines in
+            # its TLS buffer until more comes, and the last piece and QUIT were lost (lab, 6697).
+            conn.ping(f"piece{number}")
+            end = time.monotonic() + timeout
+            while state["pong"] != f"piece{number}" and time.monotonic() < end:
+                reactor.process_once(0.1)
         conn.quit("runbook done")
         # The server closes the link once it has read QUIT, so every message before it is in.
         end = time.monotonic() + timeout
