@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 # pytester (pytest's fixture for testing plugins) is for the project's own tests only: named
 # here, at the top of tests/, rather than in pytest.ini's addopts, a production run of runbook/
@@ -88,14 +89,30 @@ def lab() -> LabInfo:
     return info
 
 
-LAB_FOLDERS = ("e2e", "lab")
+# The tests that use the one lab live here, and only here: `make test` runs them in one worker,
+# in order, while the other worker takes every other test (pytest-xdist, `-n 2`).
+LAB_FOLDERS = ("tests/e2e/", "tests/lab/")
+
+
+class LabTestsTogether(LoadScopeScheduling):
+    """pytest-xdist's scope scheduling with one scope for every test under LAB_FOLDERS (a unit
+    of work that one worker runs in order), and a scope of its own for each other test.
+    (`--dist loadgroup` would do it from a mark, but its group suffix no longer reaches the
+    node IDs with pytest 9.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "lab" if nodeid.startswith(LAB_FOLDERS) else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduling:
+    return LabTestsTogether(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two workers (pytest-xdist, `--dist loadgroup`): every test that uses the
-    one lab goes to the same worker, in order, while the other worker takes the tests that need
-    no lab. Without xdist the mark does nothing."""
+    """A test that uses the lab outside LAB_FOLDERS would run beside the lab's tests: refused."""
     for item in items:
-        folder = item.path.relative_to(REPO / "tests").parts[0]
-        if folder in LAB_FOLDERS or "lab" in item.fixturenames or item.get_closest_marker("lab"):
-            item.add_marker(pytest.mark.xdist_group("lab"))
+        uses_lab = "lab" in item.fixturenames or item.get_closest_marker("lab")
+        if uses_lab and not item.nodeid.startswith(LAB_FOLDERS):
+            raise pytest.UsageError(
+                f"{item.nodeid} uses the lab: move it under {' or '.join(LAB_FOLDERS)}"
+            )
