@@ -112,6 +112,7 @@ def dedupe(details: list[Detail]) -> None:
     short, since a rehearsal's record holds hundreds of them). A command whose stdin is an
     artifact's content links to it."""
     commands: dict[str, str] = {}
+    shown: dict[str, str] = {}  # id -> command text
     outputs: dict[str, str] = {}
     contents: dict[str, str] = {}
     by_digest: dict[str, str] = {}
@@ -144,20 +145,41 @@ def dedupe(details: list[Detail]) -> None:
                 if artifacts.patched(earlier[0], edit) == block.content:
                     block.content_base = earlier[1]
             files[name] = (block.content, block.content_id)
+    # A command with its host's name taken out -> (its id, that host): a node's command that is
+    # another node's but for the name (each node's own folder) is shown once too.
+    by_host: dict[str, tuple[str, str]] = {}
     for d in details:
         for cmds in d.commands.values():
             for c in cmds:
                 c.stdin_content = by_digest.get(c.stdin.rpartition("sha256 ")[2], "")
                 if c.command in commands:
                     c.seen = commands[c.command]
-                else:
-                    c.id = commands[c.command] = f"c{len(commands) + 1}"
+                    continue
+                key = _without(c.command, c.host)
+                other = by_host.get(key) if key else None
+                # Said only when it holds: that command, its host's name replaced, is this one.
+                if other and shown[other[0]].replace(other[1], c.host) == c.command:
+                    c.seen, c.seen_host = other
+                    continue
+                c.id = commands[c.command] = f"c{len(commands) + 1}"
+                shown[c.id] = c.command
+                if key:
+                    by_host.setdefault(key, (c.id, c.host))
+
+    for d in details:
+        for cmds in d.commands.values():
+            for c in cmds:
                 if not c.output:
                     continue
                 if c.output in outputs:
                     c.output_seen = outputs[c.output]
                 else:
                     c.output_id = outputs[c.output] = f"o{len(outputs) + 1}"
+
+
+def _without(command: str, host: str) -> str:
+    """The command with the host's name taken out (a key; never shown)."""
+    return command.replace(host, "\0") if host and host in command else ""
 
 
 def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]:

@@ -34,6 +34,9 @@ class CommandView:
     # after that, `seen` names that first one (report.dedupe).
     id: str = ""
     seen: str = ""
+    # When `seen` is another host's command that differs only by that host's name (its own
+    # folder, say): that host, whose name stands where this one's does.
+    seen_host: str = ""
     output_id: str = ""
     output_seen: str = ""
     # The artifact whose content is exactly what went in on stdin (its id), when there is one.
