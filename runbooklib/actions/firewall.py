@@ -324,7 +324,7 @@ def apply(
         host,
         f"firewall {mode}",
         True,
-        f"{', '.join(changed)}; {kept} {', '.join(saved.values())} in {sdir}",
+        f"{', '.join(changed)}; {kept} the rules before in {sdir}",
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from runbooklib.engine.timeline import timeline
 from runbooklib.engine.view import (  # noqa: F401 - the record's names, for report_index
     HEAD,
     TAIL,
+    CommandView,
     RunView,
     StepView,
     Verdict,
@@ -165,6 +167,7 @@ def dedupe(details: list[Detail]) -> None:
                 shown[c.id] = c.command
                 if key:
                     by_host.setdefault(key, (c.id, c.host))
+    _share_arguments([c for d in details for cmds in d.commands.values() for c in cmds if c.id])
 
     for d in details:
         for cmds in d.commands.values():
@@ -175,6 +178,35 @@ def dedupe(details: list[Detail]) -> None:
                     c.output_seen = outputs[c.output]
                 else:
                     c.output_id = outputs[c.output] = f"o{len(outputs) + 1}"
+
+
+# A single-quoted shell word as shlex.quote writes it (a quote inside: '"'"'), and the length
+# from which one that several commands share is shown once (an awk program, a script).
+_QUOTED = re.compile(r"'[^']*'(?:\"'\"'[^']*')*")
+SHARED_ARGUMENT = 300
+
+
+def _share_arguments(shown: list[CommandView]) -> None:
+    """A long quoted argument that several commands shown in full have in common is shown in
+    the first of them, under an id (p1, ...); the others name that id in its place."""
+    users: dict[str, int] = {}
+    for c in shown:
+        for word in {m.group() for m in _QUOTED.finditer(c.command)}:
+            if len(word) >= SHARED_ARGUMENT:
+                users[word] = users.get(word, 0) + 1
+    ids: dict[str, str] = {}
+    for c in shown:
+        pieces, at = [], 0
+        for m in _QUOTED.finditer(c.command):
+            if users.get(m.group(), 0) < 2:
+                continue
+            pieces.append((c.command[at : m.start()], ""))
+            first = m.group() not in ids
+            pid = ids.setdefault(m.group(), f"p{len(ids) + 1}")
+            pieces.append((m.group() if first else "", pid))
+            at = m.end()
+        if pieces:
+            c.pieces = [*pieces, (c.command[at:], "")]
 
 
 def _without(command: str, host: str) -> str:
@@ -304,6 +336,9 @@ def record_html(
         details=details(view, compared),
         hm=hm,
         hms=hms,
+        # The shapes two runs differ in are bounded like an output: the commands are shown whole
+        # in their step, and a change of code can make the list as long as the step.
+        bounded=bounded,
         took=duration,
     )
 

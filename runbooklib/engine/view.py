@@ -41,6 +41,10 @@ class CommandView:
     output_seen: str = ""
     # The artifact whose content is exactly what went in on stdin (its id), when there is one.
     stdin_content: str = ""
+    # The command as shown, when a long quoted argument of it is shared with other commands
+    # (an awk program): (text, id) pieces; the argument shown first under its id, later
+    # commands name the id instead (report.dedupe). Empty: the command is one piece.
+    pieces: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
