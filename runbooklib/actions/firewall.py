@@ -244,7 +244,7 @@ def apply(
 ) -> Outcome:
     """Put the node's firewall in `mode`; look first, and guard the change with a rollback.
 
-    `stamp` names this change's files (default: now, `stamp()`): one stamp for every node of a
+    `stamp` names this change's files (default: `now_stamp()`): one stamp for every node of a
     change gives the nodes the same commands but for their folder."""
     vars = host.vars
     fams = families(host)

@@ -110,7 +110,8 @@ def facts(view: RunView, journal: str = "") -> list[tuple[str, str]]:
 
 def dedupe(details: list[Detail]) -> None:
     """Each command's text, each output and each artifact's content or table in full once:
-    later ones link to the first (ids: c12 a command, o3 an output, t2 a text, v1 a table;
+    later ones link to the first (ids: c12 a command, o3 an output, t2 a text, v1 a table,
+    p1 a long argument several commands share;
     short, since a rehearsal's record holds hundreds of them). A command whose stdin is an
     artifact's content links to it."""
     commands: dict[str, str] = {}
