@@ -17,14 +17,16 @@ from runbooklib.remote import Host
 
 
 def close_to_public(inventory: Inventory, nodes: list[Host]) -> None:
-    rolling(nodes, lambda node: firewall.apply(node, "maintenance"))
+    stamp = firewall.now_stamp()  # one for every node: the same file names on each
+    rolling(nodes, lambda node: firewall.apply(node, "maintenance", stamp=stamp))
     for node in nodes:
         firewall.assert_mode(node, "maintenance")
     reach.assert_outage_page(inventory, nodes)
 
 
 def open_to_public(inventory: Inventory, nodes: list[Host], version: str) -> None:
-    rolling(nodes, lambda node: firewall.apply(node, "public"))
+    stamp = firewall.now_stamp()
+    rolling(nodes, lambda node: firewall.apply(node, "public", stamp=stamp))
     for node in nodes:
         firewall.assert_mode(node, "public")
     reach.assert_public_app(inventory, nodes, version)

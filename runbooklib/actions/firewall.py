@@ -24,6 +24,7 @@ ip6tables is refused (see `families`): its public would reach every port around 
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import socket
 import time
 
@@ -194,9 +195,10 @@ def families(host: Host) -> tuple[int, ...]:
 
     A node with an IPv6 address beyond link-local and loopback (global or ULA) and no ip6tables
     is an error: the iptables rules alone would leave it open over IPv6."""
+    # The address is read only when it matters: every node with ip6tables answers the same.
     out = host.probe(
-        "command -v ip6tables-restore >/dev/null && test -e /proc/net/if_inet6 && echo ip6tables; "
-        "ip -6 -o addr show scope global 2>/dev/null | head -1",
+        "if command -v ip6tables-restore >/dev/null && test -e /proc/net/if_inet6; then "
+        "echo ip6tables; else ip -6 -o addr show scope global 2>/dev/null | head -1; fi",
         check=False,
         timeout=20,
     ).stdout.splitlines()
@@ -212,11 +214,23 @@ def families(host: Host) -> tuple[int, ...]:
 
 def current(host: Host, vars: dict, family: int = 4) -> dict[str, dict]:
     """What the host has now in one family: our chains' rules and whether the hooks exist, per
-    table."""
+    table. One command for every table (each listing after a `*table` line, as iptables-save
+    marks them): a round trip per family, not per table."""
+    tool = TOOLS[family]
+    listing = host.probe(
+        " && ".join(f"echo '*{table}' && {tool} -w 5 -t {table} -S" for table in hooks(vars)),
+        timeout=20,
+    ).stdout.splitlines()
+    tables: dict[str, list[str]] = {}
+    for line in listing:
+        if line.startswith("*"):
+            tables[line[1:]] = []
+        elif tables:
+            tables[list(tables)[-1]].append(line)
     state = {}
     for table, (_builtin, hook) in hooks(vars).items():
         chain = FILTER_CHAIN if table == "filter" else NAT_CHAIN
-        out = host.probe(f"{TOOLS[family]} -w 5 -t {table} -S", timeout=20).stdout.splitlines()
+        out = tables.get(table, [])
         state[table] = {
             "exists": f"-N {chain}" in out,
             "rules": [line for line in out if line.startswith(f"-A {chain} ")],
@@ -225,8 +239,13 @@ def current(host: Host, vars: dict, family: int = 4) -> dict[str, dict]:
     return state
 
 
-def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> Outcome:
-    """Put the node's firewall in `mode`; look first, and guard the change with a rollback."""
+def apply(
+    host: Host, mode: str, *, stamp: str | None = None, confirm_seconds: int = CONFIRM_SECONDS
+) -> Outcome:
+    """Put the node's firewall in `mode`; look first, and guard the change with a rollback.
+
+    `stamp` names this change's files (default: `now_stamp()`): one stamp for every node of a
+    change gives the nodes the same commands but for their folder."""
     vars = host.vars
     fams = families(host)
     wanted = {f: render(mode, vars, f) for f in fams}
@@ -236,9 +255,13 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
         _cancel(host, f"{state_dir(host)}/rollback.pid", check=False)
         did = "would cancel" if host.check_mode else "cancelled"
         transcript.note(f"{host}: {did} the rollback armed by a run that never confirmed it")
-    scripts: dict[tuple[int, str], str] = {}
+    # Per family, one restore input for every table that differs, filter first: 9000 is closed
+    # before the redirect starts (iptables-restore commits the tables in the order given).
+    scripts: dict[int, str] = {}
+    changed: list[str] = []
     for family in fams:
         now = current(host, vars, family)
+        texts = []
         for table, rules in wanted[family].items():
             have = now[table]
             if have["exists"] and have["rules"] == rules and have["hooked"] == 1:
@@ -249,53 +272,80 @@ def apply(host: Host, mode: str, *, confirm_seconds: int = CONFIRM_SECONDS) -> O
                     "delete the extra ones"
                 )
             hook = None if have["hooked"] else hooks(vars)[table][1]
-            scripts[family, table] = restore_text(table, rules, hook)
+            texts.append(restore_text(table, rules, hook))
+            changed.append(f"{TOOLS[family]} {table}")
+        if texts:
+            scripts[family] = "".join(texts)
     if not scripts:
         return Outcome(host, f"firewall {mode}", False, "rules already in place")
 
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stamp = path_part(host, stamp or now_stamp(), "firewall stamp")
     sdir = state_dir(host)
-    run_in(host, [STATE_DIR, sdir], f"{private_folder(STATE_DIR)}; {private_folder(sdir)}")
-    # Every family is saved, changed or not: the one rollback puts the whole node back.
-    saved = {f: f"{sdir}/{TOOLS[f]}-before-{mode}-{stamp}.rules" for f in fams}
-    for family, path in saved.items():
-        save(host, path, family)
-        saved_sum = host.run(f"sha256sum {q(path)}").stdout.split()[0:1]
-        transcript.artifact("firewall-backup", f"{host}:{path}", sha256=(saved_sum or [""])[0])
+    # Every family is saved, changed or not: the one rollback puts the whole node back. One
+    # command makes the folder, saves every family and prints their digests; the commands run
+    # in the folder and name its files only (the record shows each command whole).
+    saved = {f: f"{TOOLS[f]}-before-{mode}-{stamp}.rules" for f in fams}
+    digests = run_in(
+        host,
+        [STATE_DIR, sdir],
+        f"{private_folder(STATE_DIR)}; {private_folder(sdir)}; cd {q(sdir)} && "
+        + " && ".join(_save_command(name, family) for family, name in saved.items())
+        + f" && sha256sum {' '.join(q(name) for name in saved.values())}",
+    ).stdout.splitlines()
+    # sha256sum answers in the order asked (a dry run: nothing); `\` marks an escaped name.
+    backup = {}
+    for i, name in enumerate(saved.values()):
+        line = digests[i] if i < len(digests) else ""
+        backup[name] = line.split()[0].lstrip("\\") if line.strip() else ""
+    transcript.artifact("firewall-backup", f"{host}:{sdir}", sha256=backup)
 
-    files = []
-    # Per family, filter first: 9000 is closed before the redirect starts.
-    for family, table in sorted(scripts, key=lambda k: (k[0], k[1] != "filter")):
-        path = f"{sdir}/smartsite-{mode}-{TOOLS[family]}-{table}-{stamp}.rules"
-        put_file(host, path, scripts[family, table], mode="0600")
-        host.run(f"{TOOLS[family]}-restore -w 5 --test --noflush < {q(path)}", timeout=20)
+    files = {f: f"smartsite-{mode}-{TOOLS[f]}-{stamp}.rules" for f in scripts}
+    for family, name in files.items():
+        put_file(host, f"{sdir}/{name}", scripts[family], mode="0600")
         # The rules themselves, not only their digest: what the post-mortem reads (redacted
         # like every journal line; they name addresses and ports, never a secret).
         transcript.artifact(
             "firewall-rules",
-            f"{host}:{path}",
-            sha256=sha256(scripts[family, table]),
-            content=scripts[family, table],
+            f"{host}:{sdir}/{name}",
+            sha256=sha256(scripts[family]),
+            content=scripts[family],
         )
-        files.append((family, path))
-    _guarded(host, saved, files, confirm_seconds)
-    changed = ", ".join(f"{TOOLS[f]} {t}" for f, t in scripts)
+    host.run(
+        f"cd {q(sdir)} && "
+        + " && ".join(
+            f"{TOOLS[f]}-restore -w 5 --test --noflush < {q(n)}" for f, n in files.items()
+        ),
+        timeout=20,
+    )
+    _guarded(host, saved, list(files.items()), confirm_seconds)
     # Check mode ran none of the above: the words say what a real run would do.
     kept = "would save" if host.check_mode else "saved"
-    return Outcome(host, f"firewall {mode}", True, f"{changed}; {kept} {', '.join(saved.values())}")
+    return Outcome(
+        host,
+        f"firewall {mode}",
+        True,
+        f"{', '.join(changed)}; {kept} the rules before in {sdir}",
+    )
+
+
+def now_stamp() -> str:
+    """The time now, as the firewall's files are named (UTC, to the second)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
 def save(host: Host, path: str, family: int = 4) -> None:
     """The whole ruleset of one family to `path` on the host, restorable with
-    `iptables-restore < path` (ip6tables-restore for family 6).
+    `iptables-restore < path` (ip6tables-restore for family 6)."""
+    host.run(_save_command(path, family))
 
-    iptables-save omits a table nobody has used yet (nf_tables), and prints nothing at all on a
-    host without rules: an empty section per table makes a restore empty those tables again
-    instead of leaving our rules in them.
-    """
-    host.run(
-        f"{TOOLS[family]}-save > {q(path)} && for t in filter nat; do "
-        f"grep -q \"^\\*$t\" {q(path)} || printf '*%s\\nCOMMIT\\n' $t >> {q(path)}; done"
+
+def _save_command(path: str, family: int = 4) -> str:
+    """Shell: `save`'s command. iptables-save omits a table nobody has used yet (nf_tables),
+    and prints nothing at all on a host without rules: an empty section per table makes a
+    restore empty those tables again instead of leaving our rules in them."""
+    return (
+        f'f={q(path)} && {TOOLS[family]}-save > "$f" && for t in filter nat; do '
+        f'grep -q "^\\*$t" "$f" || printf \'*%s\\nCOMMIT\\n\' $t >> "$f"; done'
     )
 
 
@@ -303,26 +353,29 @@ def _guarded(
     host: Host, saved: dict[int, str], files: list[tuple[int, str]], confirm_seconds: int
 ) -> None:
     """Apply `files` (family, path) with one dead man's switch for every family, then confirm
-    from the operator's side."""
-    pidfile = f"{state_dir(host)}/rollback.pid"
+    from the operator's side. Paths are absolute or in the host's state folder (`state_dir`),
+    where every command here runs."""
+    folder = state_dir(host)
+    inside = f"cd {q(folder)} || exit 1; "
+    pidfile = "rollback.pid"
     restore_all = "; ".join(f"{TOOLS[f]}-restore -w 5 < {q(path)}" for f, path in saved.items())
-    rollback = (
-        f"echo $$ > {q(pidfile)}; sleep {int(confirm_seconds)}; {restore_all}; rm -f {q(pidfile)}"
-    )
-    # setsid: the job outlives this SSH session and the `timeout` wrapper around it.
+    rollback = f"echo $$ > {pidfile}; sleep {int(confirm_seconds)}; {restore_all}; rm -f {pidfile}"
+    # setsid: the job outlives this SSH session and the `timeout` wrapper around it; it keeps
+    # the folder as its working directory.
     host.run(
-        f"rm -f {q(pidfile)}; setsid -f sh -c {q(rollback)} </dev/null >/dev/null 2>&1; "
-        f"for i in 1 2 3 4 5 6 7 8 9 10; do test -s {q(pidfile)} && exit 0; sleep 0.1; done; "
+        f"{inside}rm -f {pidfile}; setsid -f sh -c {q(rollback)} </dev/null >/dev/null 2>&1; "
+        f"for i in 1 2 3 4 5 6 7 8 9 10; do test -s {pidfile} && exit 0; sleep 0.1; done; "
         "exit 1"
     )
     try:
         host.run(
-            " && ".join(f"{TOOLS[f]}-restore -w 5 --noflush < {q(path)}" for f, path in files),
+            inside
+            + " && ".join(f"{TOOLS[f]}-restore -w 5 --noflush < {q(path)}" for f, path in files),
             timeout=20,
         )
     except Exception:
-        host.run(restore_all, timeout=20, check=False)
-        _cancel(host, pidfile, check=False)
+        host.run(inside + restore_all, timeout=20, check=False)
+        _cancel(host, f"{folder}/{pidfile}", check=False)
         raise
     if host.check_mode:
         return
@@ -330,10 +383,10 @@ def _guarded(
     if not _tcp_open(host.address, int(host.vars["ssh_port"]), timeout=5):
         raise ActionError(
             f"{host}: ssh port unreachable after the change; the host restores "
-            f"{', '.join(saved.values())} "
+            f"{', '.join(posixpath.join(folder, p) for p in saved.values())} "
             f"within {confirm_seconds}s by itself"
         )
-    _cancel(host, pidfile)
+    _cancel(host, f"{folder}/{pidfile}")
 
 
 def _cancel(host: Host, pidfile: str, check: bool = True) -> None:

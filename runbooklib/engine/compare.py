@@ -17,6 +17,8 @@ from runbooklib.engine.timefmt import duration
 from runbooklib.engine.view import parse
 
 _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+# A digest (a backup's sha256) differs in every run: its shape is the same.
+_DIGEST = re.compile(r"\b[0-9a-f]{32,}\b")
 _NUMBER = re.compile(r"\d+")
 # How many earlier journals are read at most, newest first, to find each step a passing run.
 LOOK_BACK = 30
@@ -35,7 +37,7 @@ class Compared:
 
 def shape(command: str, hosts: set[str]) -> str:
     """A command with what differs between clusters taken out: host names, addresses, numbers."""
-    text = _IP.sub("ADDR", command)
+    text = _DIGEST.sub("DIGEST", _IP.sub("ADDR", command))
     for host in sorted(hosts, key=len, reverse=True):
         text = re.sub(rf"\b{re.escape(host)}\b", "HOST", text)
     return _NUMBER.sub("N", text)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from runbooklib.engine.timeline import timeline
 from runbooklib.engine.view import (  # noqa: F401 - the record's names, for report_index
     HEAD,
     TAIL,
+    CommandView,
     RunView,
     StepView,
     Verdict,
@@ -108,10 +110,12 @@ def facts(view: RunView, journal: str = "") -> list[tuple[str, str]]:
 
 def dedupe(details: list[Detail]) -> None:
     """Each command's text, each output and each artifact's content or table in full once:
-    later ones link to the first (ids: c12 a command, o3 an output, t2 a text, v1 a table;
+    later ones link to the first (ids: c12 a command, o3 an output, t2 a text, v1 a table,
+    p1 a long argument several commands share;
     short, since a rehearsal's record holds hundreds of them). A command whose stdin is an
     artifact's content links to it."""
     commands: dict[str, str] = {}
+    shown: dict[str, str] = {}  # id -> command text
     outputs: dict[str, str] = {}
     contents: dict[str, str] = {}
     by_digest: dict[str, str] = {}
@@ -144,20 +148,71 @@ def dedupe(details: list[Detail]) -> None:
                 if artifacts.patched(earlier[0], edit) == block.content:
                     block.content_base = earlier[1]
             files[name] = (block.content, block.content_id)
+    # A command with its host's name taken out -> (its id, that host): a node's command that is
+    # another node's but for the name (each node's own folder) is shown once too.
+    by_host: dict[str, tuple[str, str]] = {}
     for d in details:
         for cmds in d.commands.values():
             for c in cmds:
                 c.stdin_content = by_digest.get(c.stdin.rpartition("sha256 ")[2], "")
                 if c.command in commands:
                     c.seen = commands[c.command]
-                else:
-                    c.id = commands[c.command] = f"c{len(commands) + 1}"
+                    continue
+                key = _without(c.command, c.host)
+                other = by_host.get(key) if key else None
+                # Said only when it holds: that command, its host's name replaced, is this one.
+                if other and shown[other[0]].replace(other[1], c.host) == c.command:
+                    c.seen, c.seen_host = other
+                    continue
+                c.id = commands[c.command] = f"c{len(commands) + 1}"
+                shown[c.id] = c.command
+                if key:
+                    by_host.setdefault(key, (c.id, c.host))
+    _share_arguments([c for d in details for cmds in d.commands.values() for c in cmds if c.id])
+
+    for d in details:
+        for cmds in d.commands.values():
+            for c in cmds:
                 if not c.output:
                     continue
                 if c.output in outputs:
                     c.output_seen = outputs[c.output]
                 else:
                     c.output_id = outputs[c.output] = f"o{len(outputs) + 1}"
+
+
+# A single-quoted shell word as shlex.quote writes it (a quote inside: '"'"'), and the length
+# from which one that several commands share is shown once (an awk program, a script).
+_QUOTED = re.compile(r"'[^']*'(?:\"'\"'[^']*')*")
+SHARED_ARGUMENT = 300
+
+
+def _share_arguments(shown: list[CommandView]) -> None:
+    """A long quoted argument that several commands shown in full have in common is shown in
+    the first of them, under an id (p1, ...); the others name that id in its place."""
+    users: dict[str, int] = {}
+    for c in shown:
+        for word in {m.group() for m in _QUOTED.finditer(c.command)}:
+            if len(word) >= SHARED_ARGUMENT:
+                users[word] = users.get(word, 0) + 1
+    ids: dict[str, str] = {}
+    for c in shown:
+        pieces, at = [], 0
+        for m in _QUOTED.finditer(c.command):
+            if users.get(m.group(), 0) < 2:
+                continue
+            pieces.append((c.command[at : m.start()], ""))
+            first = m.group() not in ids
+            pid = ids.setdefault(m.group(), f"p{len(ids) + 1}")
+            pieces.append((m.group() if first else "", pid))
+            at = m.end()
+        if pieces:
+            c.pieces = [*pieces, (c.command[at:], "")]
+
+
+def _without(command: str, host: str) -> str:
+    """The command with the host's name taken out (a key; never shown)."""
+    return command.replace(host, "\0") if host and host in command else ""
 
 
 def details(view: RunView, compared: dict[str, Compared] | None) -> list[Detail]:
@@ -282,6 +337,9 @@ def record_html(
         details=details(view, compared),
         hm=hm,
         hms=hms,
+        # The shapes two runs differ in are bounded like an output: the commands are shown whole
+        # in their step, and a change of code can make the list as long as the step.
+        bounded=bounded,
         took=duration,
     )
 

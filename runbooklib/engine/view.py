@@ -34,10 +34,17 @@ class CommandView:
     # after that, `seen` names that first one (report.dedupe).
     id: str = ""
     seen: str = ""
+    # When `seen` is another host's command that differs only by that host's name (its own
+    # folder, say): that host, whose name stands where this one's does.
+    seen_host: str = ""
     output_id: str = ""
     output_seen: str = ""
     # The artifact whose content is exactly what went in on stdin (its id), when there is one.
     stdin_content: str = ""
+    # The command as shown, when a long quoted argument of it is shared with other commands
+    # (an awk program): (text, id) pieces; the argument shown first under its id, later
+    # commands name the id instead (report.dedupe). Empty: the command is one piece.
+    pieces: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass

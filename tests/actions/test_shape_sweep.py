@@ -554,6 +554,7 @@ NO_COMMAND = {
     "common.fan_out": "runs a given function per item",
     "common.forks": "an int of the inventory",
     "firewall.state_dir": "a path, swept where it is used (apply, rollback_armed)",
+    "firewall.now_stamp": "the time now, as the firewall names its files",
     "firewall.allow_list": "validates addresses with ipaddress",
     "firewall.render": "rules text (addresses validated by ipaddress, ports int)",
     "firewall.reachable_ports": "a set of ints",

@@ -417,3 +417,64 @@ def test_the_firewall_rules_and_config_edits_are_in_the_journal_and_shown_once(m
         assert page.count(html.escape(content, quote=False)) == 1  # whole, and only once
     uploads = re.findall(r"stdin \d+ bytes, sha256 \w+ \(<a href=\"#(t\d+)\">", page)
     assert len(uploads) >= len(rules)  # each upload of rules links to the text it sent
+
+
+# Issue 19's goal for a rehearsal's upgrade record, pytest-html's page (about 47 KB) included.
+RECORD_LIMIT = 160 * 1024
+
+
+@pytest.fixture(scope="module")
+def rehearsal(lab) -> Made:
+    """`make rehearse`'s own run (`python -m runbooklib.rehearse`: reset, upgrade, checks): last
+    in this module, since it leaves the lab upgraded (the module's reset follows)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "runbooklib.rehearse"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    found = re.search(r"^upgrade: (\S+-upgrade-lab\.html)$", proc.stdout, re.M)
+    assert proc.returncode == 0 and found, proc.stdout[-3000:] + proc.stderr[-1500:]
+    return Made(Path(found.group(1)), proc.stdout)
+
+
+def _commands_shown(page: str) -> set[str]:
+    """Every command the record holds, whole: each shown one (its shared arguments put back in
+    place), and each named as another host's command with this host's name in it."""
+    arguments = {
+        pid: html.unescape(text)
+        for pid, text in re.findall(r'<span id="(p\d+)">(.*?)</span>', page, re.S)
+    }
+    shown = {}
+    for cid, inner in re.findall(r'<pre id="(c\d+)">\$ (.*?)</pre>', page, re.S):
+        inner = re.sub(r'<span id="p\d+">(.*?)</span>', r"\1", inner, flags=re.S)
+        inner = re.sub(
+            r'<a href="#(p\d+)">\[argument p\d+\]</a>',
+            lambda m: html.escape(arguments[m.group(1)], quote=False),
+            inner,
+        )
+        assert "<" not in inner, inner[:200]  # nothing else stands for a piece of it
+        shown[cid] = html.unescape(inner.removesuffix(" (dry run: not run)"))
+    on_hosts = {
+        shown[cid].replace(other, host)
+        for cid, host, other in re.findall(
+            r'<a href="#(c\d+)">c\d+</a> with ([^ <]+) for ([^ <,]+)', page
+        )
+    }
+    return {*shown.values(), *on_hosts}
+
+
+def test_the_rehearsals_upgrade_record_holds_every_command_within_160_kb(rehearsal):
+    size = rehearsal.html.stat().st_size
+    assert size <= RECORD_LIMIT, f"{rehearsal.html.name}: {size} bytes, over {RECORD_LIMIT}"
+
+    journal = rehearsal.html.with_suffix(".jsonl")
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    run = [e["command"] for e in events if e["event"] == "command"]
+    assert len(run) > 100  # a whole upgrade: every step ran its commands
+    shown = _commands_shown(rehearsal.page)
+    missing = [c for c in run if c not in shown]
+    assert missing == [], missing[:3]
+    # Never cut: only outputs are bounded, and a cut says "(N characters)".
+    assert not re.search(r'<pre id="c\d+">[^<]*\(\d+ characters\)', rehearsal.page)

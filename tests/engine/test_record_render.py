@@ -498,3 +498,54 @@ def test_an_edit_of_a_config_file_shown_before_is_that_text_and_its_diff():
     assert 'content (t2): <a href="#t1">t1</a> with the diff below' in page
     assert page.count("<td>T4</td><td>4</td><td>4</td>") == 1
     assert '<th>checksums</th><td class="muted">the same as <a href="#v' in page
+
+
+def _commands(events: list[dict], step: str, runs: list[tuple[str, str]]) -> None:
+    """`runs` (host, command) as the journal has them, before the run's end."""
+    for n, (host, command) in enumerate(runs):
+        events.insert(
+            -1,
+            {
+                "t": f"2007-08-18T08:10:{10 + n}+00:00",
+                "event": "command",
+                "step": step,
+                "host": host,
+                "command": command,
+                "rc": 0,
+                "duration": 0.1,
+            },
+        )
+
+
+def test_a_nodes_command_that_is_anothers_but_for_the_host_name_is_shown_once():
+    events = _run()
+    save = "cd /var/backups/smartsite-firewall/{} && iptables-save > before.rules"
+    _commands(
+        events,
+        "u02",
+        [
+            ("stubing", save.format("stubing")),
+            ("walton", save.format("walton")),
+            ("walton", save.format("walton") + " && sync"),  # more than the name: whole
+        ],
+    )
+    page = report.record_html(events)
+
+    shown = re.findall(r'<pre id="(c\d+)">\$ cd /var/backups/smartsite-firewall/(\w+) ', page)
+    assert [host for _, host in shown] == ["stubing", "walton"]  # the third one, whole
+    assert page.count("before.rules</pre>") == 1
+    # The second: stubing's, its name replaced by walton's (said once, where it ran).
+    assert f'<a href="#{shown[0][0]}">{shown[0][0]}</a> with walton for stubing' in page
+
+
+def test_a_long_argument_that_commands_share_is_shown_once_and_named_after():
+    events = _run()
+    program = "'" + "\n".join(f"/secret{n}=/ {{ print $1 }}" for n in range(20)) + "'"
+    files = ("/etc/a.properties", "/etc/b.properties", "/etc/c.properties")
+    _commands(events, "u02", [("stubing", f"awk {program} {f}") for f in files])
+    page = report.record_html(events)
+
+    assert page.count("/secret19=/") == 1
+    assert re.search(r'<pre id="c\d+">\$ awk <span id="p1">', page)
+    for f in files[1:]:
+        assert f'$ awk <a href="#p1">[argument p1]</a> {f}</pre>' in page
