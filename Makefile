@@ -11,7 +11,7 @@ rehearse: setup
 	$(BIN)/python -m runbooklib.rehearse
 
 test: setup lint
-	$(BIN)/pytest tests/ --durations=15
+	$(BIN)/pytest tests/ -n 2 --dist loadgroup --durations=15
 
 setup: $(VENV)/.installed
 	@bash lab/install-packages

@@ -9,8 +9,6 @@ Folders under STATE/hosts/<host>/ appear at production paths inside the host:
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -154,14 +152,9 @@ def wait_port(host: LabHost, port: int, what: str, bound: float = 30) -> None:
 def kill_now(pids: list[int], bound: float = 10) -> None:
     """SIGKILL, then wait until they are gone: for a server whose files `reset` replaces whole,
     where a clean shutdown (Tomcat's hook, MariaDB's flush) would only cost time."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + bound
-    while any(netns.alive(p) for p in pids):
-        if time.monotonic() > deadline:
-            raise LabError(f"pids {pids} still alive {bound:g}s after SIGKILL")
-        time.sleep(0.02)
+    left = netns.end_pids(pids, bound, signals=(signal.SIGKILL,))
+    if left:
+        raise LabError(f"pids {left} still alive {bound:g}s after SIGKILL")
 
 
 def read_pid(path: Path) -> int | None:

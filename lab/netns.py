@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import select
 import shlex
 import signal
 import subprocess
@@ -149,19 +150,32 @@ def alive(pid: int | None) -> bool:
     return state != "Z"
 
 
-def end_pids(pids: list[int], bound: float = 10) -> None:
-    """SIGTERM, wait up to `bound` seconds, then SIGKILL what is left."""
-    pids = list(pids)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline and any(alive(p) for p in pids):
-            time.sleep(0.1)
-        pids = [p for p in pids if alive(p)]
-        if not pids:
-            return
+def end_pids(
+    pids: list[int], bound: float = 10, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGKILL)
+) -> list[int]:
+    """Each signal in turn (SIGTERM, then SIGKILL), waiting up to `bound` seconds after each for
+    the processes to end; the PIDs still running at the end. Through pidfds taken first: a PID
+    that a new process took after ours ended (pid_max may be 32768) is never signalled."""
+    fds: dict[int, int] = {}
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            fds[os.pidfd_open(pid)] = pid
+    try:
+        for sig in signals:
+            for fd in fds:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(fd, sig)
+            deadline = time.monotonic() + bound
+            running = list(fds)
+            while running and (left := deadline - time.monotonic()) > 0:
+                ended, _, _ = select.select(running, [], [], left)  # readable once it ended
+                running = [fd for fd in running if fd not in ended]
+            if not running:
+                return []
+        return [fds[fd] for fd in running]
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def ns_exists(host: LabHost) -> bool:

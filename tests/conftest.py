@@ -86,3 +86,16 @@ def lab() -> LabInfo:
     info.cli("up")
     info.cli("reset")  # a known start: the pre-upgrade state, whatever the last user left
     return info
+
+
+LAB_FOLDERS = ("e2e", "lab")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two workers (pytest-xdist, `--dist loadgroup`): every test that uses the
+    one lab goes to the same worker, in order, while the other worker takes the tests that need
+    no lab. Without xdist the mark does nothing."""
+    for item in items:
+        folder = item.path.relative_to(REPO / "tests").parts[0]
+        if folder in LAB_FOLDERS or "lab" in item.fixturenames or item.get_closest_marker("lab"):
+            item.add_marker(pytest.mark.xdist_group("lab"))

@@ -1,5 +1,6 @@
 """Secrets never leave (issue 8, part 4): the upgrade on the lab with a hard DB password, every
-output grepped for every form of it, and the hosts' process lists sampled while it runs.
+output grepped for every form of it, and the process list entry of every program started on a
+lab host while it runs.
 
 The password holds a backslash, both quotes and a non-ASCII letter, so that each escaping (shell,
 repr, JSON, .properties, URL, HTML) writes it differently; `transcript.forms` lists those forms.
@@ -11,25 +12,28 @@ import datetime as dt
 import email
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from lab.config import NS_PREFIX
 from runbooklib.transcript import forms
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "Sé\\cr\"et'pa55word!"
 HOSTS = ("stubing", "walton", "caje", "mware", "mail", "irc", "adminws1", "adminws2", "public")
-# The database and config steps that write, during which the process lists must be seen. u09
-# only reads (masked on the host) and u06 only copies files, in a few commands shorter than the
-# sampler's 0.1 s period on one persistent shell: whether a sample falls inside them is luck
-# (u09 seen missing once in three runs, u06 once the shell was persistent), not proof.
-WATCHED = ("u04", "u05", "u10", "u14")
-# A process with this in its arguments runs on caje during the run: the sampler must see it.
-MARKER = "300.8642"
+NETNS = "/run/netns"
+# The database and config steps that write: each must run, and like every step that runs
+# commands, be seen starting programs on each host it runs them on.
+WRITERS = ("u04", "u05", "u10", "u14")
+# A program with this in its arguments is started on each host before the run: it must be seen.
+MARKER = "0.1308642"
 
 
 @pytest.fixture
@@ -45,66 +49,71 @@ def hard_password(lab, tmp_path):
         lab.cli("reset", timeout=900)
 
 
-# The hosts where the watched steps run commands are sampled often, the others now and then (two
-# cores: each `ps` costs some 15 ms of CPU).
-OFTEN = {"stubing": 0.1, "walton": 0.1, "caje": 0.1}
-SEPARATOR = "--- end of sample ---"
+# The kernel's process events (linux/connector.h, linux/cn_proc.h): every exec on the machine,
+# as it happens, to a netlink listener (root).
+NETLINK_CONNECTOR, CN_IDX_PROC, CN_VAL_PROC = 11, 1, 1
+PROC_CN_MCAST_LISTEN, PROC_EVENT_EXEC = 1, 2
+NLMSG_DONE, NLMSG_HEADER, CN_MSG_HEADER = 3, 16, 20
 
 
-class Sampler:
-    """`ps -eo args` on every lab host, again and again, over one ssh session per host: a loop on
-    the host prints its clock before and after each `ps` (the hosts share the machine's clock),
-    so each sample says when its process list was taken. Bounded on the host as well."""
+class ExecWatcher:
+    """Each program started on a lab host while it listens, with its process list entry: the
+    kernel tells of each exec (the process connector), and the entry (/proc/PID/cmdline) is read
+    at once. A periodic `ps` missed short commands between two samples; this sees every exec,
+    and an entry gone before it could be read is counted, never silently skipped."""
 
-    def __init__(self, ssh_config: Path, bound: float = 900):
-        self.ssh_config, self.bound = ssh_config, int(bound)
-        self.samples: list[tuple[float, float, str, str]] = []  # start, end, host, output
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.readers: list[threading.Thread] = []
+    def __init__(self, hosts: tuple[str, ...], bound: float = 900):
+        self.bound = bound
+        self.hosts = {os.stat(f"{NETNS}/{NS_PREFIX}{h}").st_ino: h for h in hosts}
+        self.seen: list[tuple[float, str, str]] = []  # time, host, process list entry
+        self.unread = 0
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_CONNECTOR)
+        self.sock.bind((0, CN_IDX_PROC))
+        self.sock.settimeout(0.2)
+        self.stopped = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
 
     def start(self) -> None:
-        for host in HOSTS:
-            pause = OFTEN.get(host, 0.5)
-            loop = (
-                f"end=$(( $(date +%s) + {self.bound} )); while [ $(date +%s) -lt $end ]; do "
-                f"date +%s.%N; ps -eo args; date +%s.%N; echo '{SEPARATOR}'; sleep {pause}; done"
-            )
-            proc = subprocess.Popen(
-                # A connection of its own: never the master that the runbook's ssh share.
-                ["ssh", "-F", str(self.ssh_config), "-S", "none", host, loop],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-            )
-            self.procs[host] = proc
-            reader = threading.Thread(target=self._read, args=(host, proc), daemon=True)
-            reader.start()
-            self.readers.append(reader)
+        op = struct.pack("=I", PROC_CN_MCAST_LISTEN)
+        cn = struct.pack("=IIIIHH", CN_IDX_PROC, CN_VAL_PROC, 0, 0, len(op), 0) + op
+        self.sock.send(struct.pack("=IHHII", NLMSG_HEADER + len(cn), NLMSG_DONE, 0, 0, 0) + cn)
+        self.reader.start()
 
-    def _read(self, host: str, proc: subprocess.Popen) -> None:
-        lines: list[str] = []
-        for raw in proc.stdout:
-            line = raw.decode(errors="replace").rstrip("\n")
-            if line != SEPARATOR:
-                lines.append(line)
+    def _read(self) -> None:
+        end = time.monotonic() + self.bound
+        while not self.stopped.is_set() and time.monotonic() < end:
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
                 continue
-            if len(lines) >= 2:
-                start, end = float(lines[0]), float(lines[-1])
-                self.samples.append((start, end, host, "\n".join(lines[1:-1])))
-            lines = []
+            offset = NLMSG_HEADER + CN_MSG_HEADER
+            (what,) = struct.unpack_from("=I", data, offset)
+            if what != PROC_EVENT_EXEC:
+                continue
+            (pid,) = struct.unpack_from("=I", data, offset + 16)
+            when = time.time()
+            try:
+                host = self.hosts.get(os.stat(f"/proc/{pid}/ns/net").st_ino)
+                entry = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:  # ended before it could be read
+                self.unread += 1
+                continue
+            if host:
+                text = entry.replace(b"\0", b" ").decode(errors="replace")
+                self.seen.append((when, host, text))
 
     def stop(self) -> None:
-        """End the ssh sessions this sampler started (the host loops die with them)."""
-        for proc in self.procs.values():
-            proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=20)
-        for reader in self.readers:
-            reader.join(timeout=20)
+        self.stopped.set()
+        self.reader.join(timeout=20)
+        self.sock.close()
+
+    def wait_for(self, host: str, needle: str, bound: float = 10) -> bool:
+        end = time.monotonic() + bound
+        while time.monotonic() < end:
+            if any(h == host and needle in text for _, h, text in self.seen):
+                return True
+            time.sleep(0.05)
+        return False
 
 
 def found(text: str, secret_forms: set[str]) -> list[str]:
@@ -146,10 +155,11 @@ def unwatched(
     steps: tuple[str, ...],
     outcomes: dict,
     spans: dict,
-    samples: list[tuple[float, float, str, str]],
+    seen: list[tuple[float, str, str]],
 ) -> dict[str, str]:
     """The watched steps whose commands were not seen: a step counts only when it passed, ran
-    commands, and each host it ran them on had its process list sampled while they ran."""
+    commands, and a program was seen starting on each host it ran them on while they ran (the
+    journal's times are to the millisecond: 1 ms either side)."""
     missing = {}
     for step in steps:
         if outcomes.get(step) != "passed":
@@ -160,20 +170,21 @@ def unwatched(
             bare = [
                 host
                 for host, (start, end) in sorted(spans[step].items())
-                if not any(h == host and s <= end and e >= start for s, e, h, _ in samples)
+                if not any(h == host and start - 0.001 <= t <= end + 0.001 for t, h, _ in seen)
             ]
             if bare:
-                missing[step] = f"no sample of {', '.join(bare)} while its commands ran"
+                missing[step] = f"no program seen starting on {', '.join(bare)} while it ran"
     return missing
 
 
 def test_the_upgrade_lets_no_form_of_the_password_out(lab, hard_password, tmp_path):
     secret_forms = forms(hard_password)
     reports, log_file = tmp_path / "reports", tmp_path / "debug.log"
-    marker = lab.ssh("caje", f"setsid sleep {MARKER} </dev/null >/dev/null 2>&1 & echo $!")
-    assert marker.returncode == 0, marker.stderr
-    sampler = Sampler(lab.ssh_config)
-    sampler.start()
+    watcher = ExecWatcher(HOSTS)
+    watcher.start()
+    for host in HOSTS:
+        lab.ssh(host, f"sleep {MARKER}", timeout=30)
+        assert watcher.wait_for(host, f"sleep {MARKER}"), f"no program seen starting on {host}"
     try:
         proc = subprocess.run(
             [
@@ -201,8 +212,7 @@ def test_the_upgrade_lets_no_form_of_the_password_out(lab, hard_password, tmp_pa
             env={**os.environ, "SMARTSITE_DB_PASSWORD": hard_password},
         )
     finally:
-        sampler.stop()
-        lab.ssh("caje", f"kill {int(marker.stdout)}")
+        watcher.stop()
     console = (proc.stdout + proc.stderr).decode(errors="replace")
 
     outputs = {"console": console, "log file": log_file.read_text(errors="replace")}
@@ -216,14 +226,14 @@ def test_the_upgrade_lets_no_form_of_the_password_out(lab, hard_password, tmp_pa
     leaks = {name: found(text, secret_forms) for name, text in outputs.items()}
     assert not any(leaks.values()), f"the password leaked: {leaks}"
 
-    assert any(MARKER in out for _, _, host, out in sampler.samples if host == "caje"), (
-        f"the sampler never saw the marker process: {len(sampler.samples)} samples"
-    )
-    ps_leaks = {(host, f) for _, _, host, out in sampler.samples for f in found(out, secret_forms)}
+    ps_leaks = {(host, f) for _, host, text in watcher.seen for f in found(text, secret_forms)}
     assert not ps_leaks, f"the password was in a process list: {sorted(ps_leaks)}"
     outcomes, spans = commands_by_step(sorted(reports.glob("*.jsonl"))[-1])
-    missing = unwatched(WATCHED, outcomes, spans, sampler.samples)
-    assert not missing, f"the process lists were not watched during: {missing}"
+    missing = unwatched(tuple(sorted({*WRITERS, *spans})), outcomes, spans, watcher.seen)
+    assert not missing, (
+        f"the process lists were not watched during: {missing} "
+        f"({len(watcher.seen)} programs seen, {watcher.unread} ended before they could be read)"
+    )
     # Last, so that a failed step (its failure text went to IRC too) is still grepped above.
     assert proc.returncode == 0, console[-4000:]
     assert outputs["irc"].strip() and outputs["mail"].strip(), "no IRC or mail traffic to grep"

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -41,7 +42,9 @@ def test_kill_now_of_nothing_or_of_the_already_gone_returns_at_once():
 
 def test_kill_now_names_what_outlives_its_bound(monkeypatch):
     proc = stubborn()  # our own child: the only process this test may signal
-    monkeypatch.setattr(netns, "alive", lambda pid: True)  # as one stuck in the kernel (D) is
+    # Its pidfd never readable within the bound, as with one stuck in the kernel (D).
+    stuck = types.SimpleNamespace(select=lambda r, w, x, wait: (time.sleep(wait), [], [], [])[1:])
+    monkeypatch.setattr(netns, "select", stuck)
     with pytest.raises(LabError, match=rf"pids \[{proc.pid}\] still alive 0\.1s after SIGKILL"):
         hosts.kill_now([proc.pid], bound=0.1)
     assert proc.wait(timeout=5) == -9

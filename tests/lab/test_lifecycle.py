@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 
@@ -126,11 +127,17 @@ def test_up_remakes_a_namespace_deleted_by_hand_and_a_killed_sshd(lab):
 def test_up_ends_a_lab_whose_state_folder_was_removed_and_builds_anew(lab):
     # A killed run whose state folder is gone: namespaces and processes remain, nothing is known,
     # and their private mounts point at deleted folders. `up` ends them and builds from nothing.
-    old = anchor_pids()
-    shutil.rmtree(lab.state)
-    lab.cli("up")
-    assert healthy(lab)
-    assert not any(netns.alive(p) for pids in old.values() for p in pids)
+    # Held by pidfd: a PID number may be taken again by a new process (pid_max is 32768 here).
+    old = [os.pidfd_open(p) for pids in anchor_pids().values() for p in pids]
+    try:
+        shutil.rmtree(lab.state)
+        lab.cli("up")
+        assert healthy(lab)
+        ended, _, _ = select.select(old, [], [], 0)  # a pidfd is readable once its process ended
+        assert sorted(ended) == sorted(old), f"{len(old) - len(ended)} old anchors still run"
+    finally:
+        for fd in old:
+            os.close(fd)
 
 
 def test_a_lab_resized_to_three_nodes_and_back_writes_its_own_inventory(lab):
