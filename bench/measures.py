@@ -44,6 +44,15 @@ def lab(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     )
 
 
+def lab_ok(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`lab(...)` that must succeed: a failure names the command and the lab's last words."""
+    done = lab(*args, timeout=timeout)
+    if done.returncode != 0:
+        said = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"python -m lab {' '.join(args)} exited {done.returncode}: {said[0]}")
+    return done
+
+
 def pytest_run(args: list[str], reports: Path, timeout: float = 1800) -> dict:
     """A runbook or checks run as the operator starts it; its wall time, exit status, last line
     and journal."""
@@ -371,8 +380,8 @@ def p2_scale(inv_path: str, work: Path, sizes: tuple[int, ...] = (2, 8, 16)) -> 
     found = {}
     try:
         for nodes in sizes:
-            lab("up", "--app-nodes", str(nodes), timeout=3600).check_returncode()
-            lab("reset").check_returncode()
+            lab_ok("up", "--app-nodes", str(nodes), timeout=3600)
+            lab_ok("reset")
             # The lab's own inventory lists all its nodes (inventories/lab.yml only two).
             inventory = ["--inventory", lab("inventory").stdout.strip()]
             up = pytest_run(
@@ -391,7 +400,7 @@ def p2_scale(inv_path: str, work: Path, sizes: tuple[int, ...] = (2, 8, 16)) -> 
             go = pytest_run(["checks/", *inventory], work / f"scale{nodes}-checks")
             found[nodes] = (go, up)
     finally:
-        lab("up", "--app-nodes", "2", timeout=3600)
+        lab_ok("up", "--app-nodes", "2", timeout=3600)
     base_go, base_up = found[sizes[0]]
     entries = []
     for nodes in sizes[1:]:
@@ -410,7 +419,12 @@ def p2_scale(inv_path: str, work: Path, sizes: tuple[int, ...] = (2, 8, 16)) -> 
                     if nodes == 8
                     else None
                 ),
-                detail={"verdict": go["verdict"], "verdict_2_nodes": base_go["verdict"]},
+                detail={
+                    "verdict": go["verdict"],
+                    "verdict_2_nodes": base_go["verdict"],
+                    "checks": step_durations(go["journal"]),
+                    "checks_2_nodes": step_durations(base_go["journal"]),
+                },
             )
         )
         entries.append(
