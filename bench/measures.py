@@ -389,8 +389,6 @@ def p2_scale(inv_path: str, work: Path, sizes: tuple[int, ...] = (2, 8, 16)) -> 
             except RuntimeError as exc:
                 failed[nodes] = str(exc)[:200]
                 break
-            lab_ok("up", "--app-nodes", str(nodes), timeout=3600)
-            lab_ok("reset")
             # The lab's own inventory lists all its nodes (inventories/lab.yml only two).
             inventory = ["--inventory", lab("inventory").stdout.strip()]
             up = pytest_run(
