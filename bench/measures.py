@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import Entry
+from bench.harness import Entry, not_measured
 from runbooklib.actions import database, reach, surface, tomcat
 from runbooklib.actions.common import app_nodes, in_parallel, q
 from runbooklib.inventory import Inventory
@@ -42,6 +42,15 @@ def lab(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
         [PYTHON, "-m", "lab", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
     )
+
+
+def lab_ok(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`lab(...)` that must succeed: a failure names the command and the lab's last words."""
+    done = lab(*args, timeout=timeout)
+    if done.returncode != 0:
+        said = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"python -m lab {' '.join(args)} exited {done.returncode}: {said[0]}")
+    return done
 
 
 def pytest_run(args: list[str], reports: Path, timeout: float = 1800) -> dict:
@@ -367,12 +376,19 @@ def p2_supported() -> bool:
 
 
 def p2_scale(inv_path: str, work: Path, sizes: tuple[int, ...] = (2, 8, 16)) -> list[Entry]:
-    """Go/no-go and upgrade with 2, 8 and 16 app nodes; the lab is put back to 2 afterwards."""
+    """Go/no-go and upgrade with 2, 8 and 16 app nodes; the lab is put back to 2 afterwards. A
+    size the lab cannot be built with is named as not measured; the sizes before it still
+    count (a lab up that fails at 16 nodes must not lose the figures of 8)."""
     found = {}
+    failed: dict[int, str] = {}
     try:
         for nodes in sizes:
-            lab("up", "--app-nodes", str(nodes), timeout=3600).check_returncode()
-            lab("reset").check_returncode()
+            try:
+                lab_ok("up", "--app-nodes", str(nodes), timeout=3600)
+                lab_ok("reset")
+            except RuntimeError as exc:
+                failed[nodes] = str(exc)[:200]
+                break
             # The lab's own inventory lists all its nodes (inventories/lab.yml only two).
             inventory = ["--inventory", lab("inventory").stdout.strip()]
             up = pytest_run(
@@ -391,9 +407,13 @@ def p2_scale(inv_path: str, work: Path, sizes: tuple[int, ...] = (2, 8, 16)) -> 
             go = pytest_run(["checks/", *inventory], work / f"scale{nodes}-checks")
             found[nodes] = (go, up)
     finally:
-        lab("up", "--app-nodes", "2", timeout=3600)
+        lab_ok("up", "--app-nodes", "2", timeout=3600)
+    if sizes[0] not in found:
+        raise RuntimeError(failed.get(sizes[0], f"nothing measured with {sizes[0]} app nodes"))
     base_go, base_up = found[sizes[0]]
-    entries = []
+    entries = [
+        not_measured(f"P2 go/no-go with {nodes} app nodes", why) for nodes, why in failed.items()
+    ]
     for nodes in sizes[1:]:
         if nodes not in found:
             continue
@@ -410,7 +430,12 @@ def p2_scale(inv_path: str, work: Path, sizes: tuple[int, ...] = (2, 8, 16)) -> 
                     if nodes == 8
                     else None
                 ),
-                detail={"verdict": go["verdict"], "verdict_2_nodes": base_go["verdict"]},
+                detail={
+                    "verdict": go["verdict"],
+                    "verdict_2_nodes": base_go["verdict"],
+                    "checks": step_durations(go["journal"]),
+                    "checks_2_nodes": step_durations(base_go["journal"]),
+                },
             )
         )
         entries.append(

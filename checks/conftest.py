@@ -31,6 +31,8 @@ from runbooklib.engine.run import RUN, Verdict
 from runbooklib.engine.target import load_inventory
 from runbooklib.transcript import transcript
 
+# The check that runs first (see pytest_collection_modifyitems).
+FIRST = "test_hosts_reachable"
 # Node ids of every check of the selected phase, selected or not.
 _phase_checks_key = pytest.StashKey[list]()
 # To turn the exit status non-zero when every selected check passed but the phase is not proven.
@@ -54,7 +56,11 @@ def pytest_collection_modifyitems(config, items):
             drop.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    # The reachability check first: it opens every host's connection side by side, so that the
+    # checks after it start warm (not one new connection after another), and a host that does
+    # not answer is named before the checks it would fail.
+    keep.sort(key=lambda item: item.name != FIRST)
+    items[:] = keep
     if any("checks" in item.path.parts for item in keep):
         # Before any host, as the runbook does: a configured DB password that is missing, empty
         # or too short to redact refuses the run in one line; a usable one is redacted from now.

@@ -58,11 +58,15 @@ def parse_health(text: str) -> dict[str, str]:
 
 def health(host: Host) -> Health:
     verify = host.vars.get("ca_bundle") or True
-    resp = requests.get(url(host, "/portal/health?format=json"), verify=verify, timeout=TIMEOUT)
-    if resp.status_code not in (200, 500):  # 500 still carries the health fields
-        resp.raise_for_status()
-    data = parse_health(resp.text)
-    login = requests.get(url(host, "/portal/xlogin"), verify=verify, timeout=TIMEOUT)
+    # One session: the login page comes over the health page's connection (one TLS handshake).
+    # `verify` on each request: a session's own would lose to REQUESTS_CA_BUNDLE (requests#3829).
+    with requests.Session() as session:
+        page = url(host, "/portal/health?format=json")
+        resp = session.get(page, verify=verify, timeout=TIMEOUT)
+        if resp.status_code not in (200, 500):  # 500 still carries the health fields
+            resp.raise_for_status()
+        data = parse_health(resp.text)
+        login = session.get(url(host, "/portal/xlogin"), verify=verify, timeout=TIMEOUT)
     return Health(
         version=data.get("version", ""),
         server_id=data.get("serverid", data.get("server_id", "")),

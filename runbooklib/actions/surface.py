@@ -363,50 +363,65 @@ def assert_surfaces(inventory: Inventory, nodes: list[Host], mode: str) -> None:
         if probed.seed
         else f"surface: every port (nmap -p-) probed from {len(vantage)} vantage hosts"
     )
-    probe_out = fan_out(vantage, lambda c: probe_from(c, nodes, probed.ports), bound)
+    # Every vantage host probes over each family, one nmap each, all in one bounded fan-out.
+    targets6 = {a: n for n in nodes for a in views[n.name].addresses6}
+    jobs = [(c, None) for c in vantage] + [(c, targets6) for c in vantage if targets6]
+    probe_out = fan_out(
+        jobs,
+        lambda job: _probe_family(job[0], nodes, job[1], probed.ports),
+        bound,
+        name=lambda job: job[0].name,
+    )
     failed = [error for _, error in probe_out if error]
     assert not failed, "; ".join(failed)
-    found6 = _over_ipv6(vantage, public, nodes, views, probed, bound)
+    found6 = _over_ipv6(
+        public,
+        targets6,
+        [(c, got) for (c, six), (got, _) in zip(jobs, probe_out, strict=True) if six],
+    )
     lines = []
     for node in nodes:
         found = {
             c.name: (c.address, by_node[node.name])
-            for c, (by_node, _) in zip(vantage, probe_out, strict=True)
+            for (c, six), (by_node, _) in zip(jobs, probe_out, strict=True)
+            if six is None
         }
         found |= found6.get(node.name, {})
         lines += problems(node.name, node.vars, mode, views[node.name], found, probed)
     assert not lines, "; ".join(lines)
 
 
+def _probe_family(
+    client: Host, nodes: list[Host], targets6: dict[str, Host] | None, ports: set[int] | None
+):
+    """IPv4 (`targets6` None): the open ports of every node as `client` finds them. IPv6: None
+    when `client` has no route to the nodes' IPv6 addresses, else (its source address, the open
+    ports of each IPv6 address)."""
+    if targets6 is None:
+        return probe_from(client, nodes, ports)
+    source = source6(client, next(iter(targets6)))
+    return None if source is None else (source, probe_addresses(client, targets6, ports))
+
+
 def _over_ipv6(
-    vantage: list[Host],
     public: list[Host],
-    nodes: list[Host],
-    views: dict[str, View],
-    probed: Plan,
-    bound: int,
+    targets6: dict[str, Host],
+    probed6: list[tuple[Host, tuple[str, dict[str, set[int]]] | None]],
 ) -> dict[str, dict[str, tuple[str, set[int]]]]:
-    """The same probes over IPv6, of every IPv6 address each node has, by each vantage host
-    with a route to them: {node: {"CLIENT over IPv6 to ADDRESS": (its source, open ports)}}."""
-    targets = {a: n for n in nodes for a in views[n.name].addresses6}
-    if not targets:
+    """What each vantage host with a route to the nodes' IPv6 addresses found over IPv6:
+    {node: {"CLIENT over IPv6 to ADDRESS": (its source, open ports)}}. A node with IPv6 and no
+    vantage host off the allow-lists that reaches it is a NO-GO: its proof would be missing."""
+    if not targets6:
         return {}
-    first = next(iter(targets))
-    sources = fan_out(vantage, lambda c: source6(c, first), bound)
-    failed = [error for _, error in sources if error]
-    assert not failed, "; ".join(failed)
-    six = [(c, src) for c, (src, _) in zip(vantage, sources, strict=True) if src]
+    six = [(c, got) for c, got in probed6 if got is not None]
     assert any(c in public for c, _ in six), (
-        f"{', '.join(sorted({n.name for n in targets.values()}))} "
-        f"{'have' if len(set(targets.values())) > 1 else 'has'} IPv6 addresses and no vantage "
+        f"{', '.join(sorted({n.name for n in targets6.values()}))} "
+        f"{'have' if len(set(targets6.values())) > 1 else 'has'} IPv6 addresses and no vantage "
         "host off the allow-lists reaches them over IPv6: give an `outsiders` host IPv6"
     )
-    out = fan_out([c for c, _ in six], lambda c: probe_addresses(c, targets, probed.ports), bound)
-    failed = [error for _, error in out if error]
-    assert not failed, "; ".join(failed)
     found: dict[str, dict[str, tuple[str, set[int]]]] = {}
-    for (client, src), (by_address, _) in zip(six, out, strict=True):
-        for address, node in targets.items():
+    for client, (src, by_address) in six:
+        for address, node in targets6.items():
             label = f"{client.name} over IPv6 to {address}"
             found.setdefault(node.name, {})[label] = (src, by_address[address])
     return found

@@ -32,6 +32,8 @@ import pytest
 
 from runbooklib.transcript import transcript
 
+# Ansible's default `forks`, the bound of `each` when the hosts name none.
+FORKS = 10
 # InSpec's impact levels, most severe first.
 IMPACTS = ("critical", "high", "medium", "low")
 
@@ -88,12 +90,11 @@ class Evidence:
         )
         self.item.user_properties.append(("evidence", shown))
 
-    def each(
-        self, hosts: Iterable, probe: Callable, expected: object, workers: int = 8
-    ) -> list[str]:
-        """Run `probe(host)` on every host at once and record what each showed: its return
-        value (None: exactly what was expected, since it asserts that) or its failure's first
-        line. The failures, one line per host, as `in_parallel` gives them."""
+    def each(self, hosts: Iterable, probe: Callable, expected: object) -> list[str]:
+        """Run `probe(host)` on every host, `forks` at a time (the hosts' var, which --forks
+        sets; else 10), and record what each showed: its return value (None: exactly what was
+        expected, since it asserts that) or its failure's first line. The failures, one line
+        per host, as `in_parallel` gives them."""
 
         def one(host) -> tuple[object, str | None]:
             try:
@@ -104,7 +105,9 @@ class Evidence:
         hosts = list(hosts)
         if not hosts:
             return []
-        with ThreadPoolExecutor(max_workers=min(workers, len(hosts))) as pool:
+        # Read here, not through the actions' `forks`: the engine imports no action.
+        bound = getattr(hosts[0], "vars", {}).get("forks", FORKS)
+        with ThreadPoolExecutor(max_workers=min(bound, len(hosts))) as pool:
             done = list(pool.map(one, hosts))
         failures = []
         for host, (found, error) in zip(hosts, done, strict=True):  # in the hosts' order

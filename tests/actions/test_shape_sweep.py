@@ -516,7 +516,10 @@ VERBS = {
     "reach.https_from": Verb(
         lambda h, v, t: reach.https_from(h, h), lambda: [(r"^curl", "ok\n200")]
     ),
-    "reach.port_state": Verb(lambda h, v, t: reach.port_state(h, h, 9000)),
+    "reach.https_from_each": Verb(
+        lambda h, v, t: reach.https_from_each(h, [h, h]), lambda: [(r"^curl", "ok\n200")]
+    ),
+    "reach.port_states": Verb(lambda h, v, t: reach.port_states(h, [h], "jmx_port")),
     "reach.jmx_probe": Verb(lambda h, v, t: reach.jmx_probe(h, h)),
     "reach.jmx_from": Verb(lambda h, v, t: reach.jmx_from(h, h)),
     "surface.open_ports": Verb(
@@ -587,12 +590,14 @@ NO_COMMAND = {
     "reach.matching_entry": "compares networks",
     "reach.allowed": "compares networks",
     "reach.clients": "hosts of a group",
-    "reach.each_pair": "runs a given probe per client and node",
-    "reach.assert_outage_page": "https_from per client and node (swept)",
-    "reach.assert_admins_reach_app": "https_from per client and node (swept)",
-    "reach.assert_jmx_allow_list": "jmx_from, jmx_probe, port_state (swept)",
+    "reach.each_answer": "https_from_each per client (swept)",
+    "reach.parse_answers": "parses text",
+    "reach.assert_outage_page": "https_from_each per client (swept)",
+    "reach.assert_admins_reach_app": "https_from_each per client (swept)",
+    "reach.port_state_in": "parses text",
+    "reach.assert_jmx_allow_list": "jmx_from, jmx_probe, port_states (swept)",
     "reach.assert_public_app": "https_from, assert_jmx_allow_list (swept)",
-    "reach.assert_every_client_gets": "https_from per client and node (swept)",
+    "reach.assert_every_client_gets": "https_from_each per client (swept)",
     "surface.parse_listeners": "parses text",
     "surface.nat_ports": "parses text",
     "surface.parse_view": "parses text",
