@@ -219,8 +219,10 @@ def inventory_for(lab: Lab, text: str) -> str:
 
 
 def _add_ipv6(lab: Lab, data: dict) -> None:
-    """Both families: each lab host's `ansible_host6`, and each allow-list entry of a lab address
-    once more with that host's IPv6 address (the same name), as a dual-stack admin would be."""
+    """Both families: each lab host's `ansible_host6`, and each `allow_8443` entry of a lab
+    address once more with that host's IPv6 address (the same name), as a dual-stack admin would
+    be. Not `allow_9000`: the lab's JMX listens on IPv4 only, so an IPv6 entry there is a port
+    the go/no-go is told to find open and never can."""
     six = {h.address: h.address6 for h in lab.hosts} | {lab.operator: lab.operator6}
 
     def hosts_of(group: dict):
@@ -231,7 +233,7 @@ def _add_ipv6(lab: Lab, data: dict) -> None:
     for host in hosts_of(data["all"]):
         if host is not None and host.get("ansible_host") in six:
             host["ansible_host6"] = six[host["ansible_host"]]
-    for var in ("allow_8443", "allow_9000"):
+    for var in ("allow_8443",):
         entries = data["all"]["vars"].get(var) or []
         entries += [
             {"address": six[e["address"]], "name": e["name"]}

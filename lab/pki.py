@@ -57,9 +57,12 @@ def ensure_cert(host: LabHost) -> Path:
     _run("openssl", "req", "-new", "-key", str(key), "-subj", f"/CN={host.name}", "-out", str(csr))
     ext = tls / "ext.cnf"
     ext.write_text(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
+    # A random serial, not -CAcreateserial's ca.srl: the nodes' certificates are signed side by
+    # side, and 16 nodes raced on that one file (`lab up --app-nodes 16` failed in openssl).
     _run(
         "openssl", "x509", "-req", "-in", str(csr), "-CA", str(CA / "ca.pem"),
-        "-CAkey", str(CA / "ca.key"), "-CAcreateserial", "-days", "825", "-sha256",
+        "-CAkey", str(CA / "ca.key"), "-set_serial", f"0x{secrets.token_hex(16)}",
+        "-days", "825", "-sha256",
         "-extfile", str(ext), "-out", str(cert),
     )  # fmt: skip
     (tls / "ca.pem").write_bytes((CA / "ca.pem").read_bytes())

@@ -76,7 +76,9 @@ def test_with_ipv6_each_host_and_allow_listed_address_has_its_ipv6_twin():
     found = yaml.safe_load(lifecycle.inventory_for(lab, LAB_YML))
     assert found["all"]["children"]["db"]["hosts"]["caje"]["ansible_host6"] == "fd5a:6c61:6273::21"
     assert found["all"]["children"]["app"]["hosts"]["walton"]["ansible_host6"].endswith("::12")
-    allow = found["all"]["vars"]["allow_9000"]
+    allow = found["all"]["vars"]["allow_8443"]
     assert {"address": "fd5a:6c61:6273::1", "name": "operator"} in allow
     assert {"address": "fd5a:6c61:6273::51", "name": "adminws1"} in allow
+    # The lab's JMX listens on IPv4 only: 9000 is allowed over IPv4 only, as in lab.yml.
+    assert all(":" not in e["address"] for e in found["all"]["vars"]["allow_9000"])
     assert "ansible_host6" not in yaml.safe_dump(built(2))  # IPv4 only: as before
