@@ -364,7 +364,8 @@ def _guarded(
     # the folder as its working directory.
     host.run(
         f"{inside}rm -f {pidfile}; setsid -f sh -c {q(rollback)} </dev/null >/dev/null 2>&1; "
-        f"for i in 1 2 3 4 5 6 7 8 9 10; do test -s {pidfile} && exit 0; sleep 0.1; done; "
+        # Armed within a second (its pid written), looked for every 10 ms.
+        f"for i in $(seq 100); do test -s {pidfile} && exit 0; sleep 0.01; done; "
         "exit 1"
     )
     try:
