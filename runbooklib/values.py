@@ -137,6 +137,10 @@ _sql_name = _pattern(
     _SQL_NAME, "is not a plain database name: give letters, digits and `_` (64 at most)"
 )
 
+# Ansible's default `forks`: how many hosts a read-only fan-out talks to at once when neither
+# the inventory nor `--forks` says.
+FORKS = 10
+
 # The variables that reach a command, and the shape each must have wherever it is set.
 RULES: dict[str, Callable[[object], str | None]] = {
     **dict.fromkeys(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from runbooklib.inventory import Inventory
 from runbooklib.remote import CommandFailed, Host, Result
 from runbooklib.transcript import transcript
+from runbooklib.values import FORKS
 
 
 class ActionError(Exception):
@@ -225,10 +226,6 @@ def in_batch(batch: list[Host], action) -> list:
     if failures:
         raise ActionError("; ".join(failures))
     return [result for result, _ in done]
-
-
-# Ansible's default `forks`: how many hosts a read-only fan-out talks to at once.
-FORKS = 10
 
 
 def forks(hosts: list[Host]) -> int:

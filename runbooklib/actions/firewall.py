@@ -222,11 +222,12 @@ def current(host: Host, vars: dict, family: int = 4) -> dict[str, dict]:
         timeout=20,
     ).stdout.splitlines()
     tables: dict[str, list[str]] = {}
+    lines: list[str] = []
     for line in listing:
         if line.startswith("*"):
-            tables[line[1:]] = []
-        elif tables:
-            tables[list(tables)[-1]].append(line)
+            lines = tables[line[1:]] = []
+        else:
+            lines.append(line)
     state = {}
     for table, (_builtin, hook) in hooks(vars).items():
         chain = FILTER_CHAIN if table == "filter" else NAT_CHAIN

@@ -31,9 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from runbooklib.transcript import transcript
+from runbooklib.values import FORKS
 
-# Ansible's default `forks`, the bound of `each` when the hosts name none.
-FORKS = 10
 # InSpec's impact levels, most severe first.
 IMPACTS = ("critical", "high", "medium", "low")
 
