@@ -26,6 +26,7 @@ that found its idle connection dead is tried once more on a fresh one.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import os
 import re
@@ -286,6 +287,17 @@ class Host:
         argv += ["-o", "ControlMaster=auto", "-o", "ControlPersist=60s"]
         argv += ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
         return [*argv, "-T", "--", self.address, SHELL]  # an address is never an option
+
+    def connect(self) -> None:
+        """Start the host's first shell without waiting for it: its connection (key exchange,
+        login) is made meanwhile, beside the other hosts'. One that fails shows at the host's
+        first command, which then opens another, as it would have anyway."""
+        if self.vars.get("ansible_connection") == "local":
+            return
+        # ssh that cannot start: the first command starts it again, and says why.
+        with self._lock, contextlib.suppress(OSError):
+            if not self._idle:
+                self._idle.append(Shell(self.shell_argv()))
 
     def _shell(self) -> Shell:
         with self._lock:

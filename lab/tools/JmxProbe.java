@@ -11,6 +11,10 @@
 // Exit 0 and the serverInfo on stdout; 1 on a refused/failed connection; 3 when the bound passed
 // (a firewall that drops packets makes RMI wait forever without one); 4 when the server refused
 // the credentials (or their absence, or the write): it answered, and said no.
+// Several probes in one JVM (one start, not one each): their arguments joined by `+`, as in
+//   java JmxProbe --ca PEM --credentials FILE HOST PORT + --ca PEM HOST PORT
+// Each probe then prints one line, `probe N exit RC: WHAT` (its serverInfo or its error), in
+// order, and the JVM exits 0 once all have answered.
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,7 +43,30 @@ import javax.rmi.ssl.SslRMIClientSocketFactory;
 
 public class JmxProbe {
     public static void main(String[] argv) throws Exception {
-        List<String> args = new ArrayList<>(List.of(argv));
+        List<List<String>> probes = new ArrayList<>(List.of(new ArrayList<>()));
+        for (String arg : argv) {
+            if (arg.equals("+")) {
+                probes.add(new ArrayList<>());
+            } else {
+                probes.get(probes.size() - 1).add(arg);
+            }
+        }
+        if (probes.size() == 1) {
+            String[] said = new String[1];
+            int rc = probe(probes.get(0), said);
+            (rc == 0 ? System.out : System.err).println(said[0]);
+            System.exit(rc);
+        }
+        for (int i = 0; i < probes.size(); i++) {
+            String[] said = new String[1];
+            int rc = probe(probes.get(i), said);
+            System.out.println("probe " + (i + 1) + " exit " + rc + ": " + said[0]);
+        }
+        System.exit(0);
+    }
+
+    /** One probe: its exit status, and in said[0] the serverInfo or what went wrong. */
+    static int probe(List<String> args, String[] said) throws Exception {
         Map<String, Object> env = new HashMap<>();
         if (args.size() >= 2 && args.get(0).equals("--ca")) {
             SSLContext.setDefault(trusting(Path.of(args.get(1))));
@@ -54,8 +81,8 @@ public class JmxProbe {
                     .findFirst().orElse("").strip();
             String[] userPassword = first.split("\\s+", 2);
             if (userPassword.length != 2) {
-                System.err.println("JmxProbe: " + args.get(1) + ": first line must be `USER PASSWORD`");
-                System.exit(2);
+                said[0] = "JmxProbe: " + args.get(1) + ": first line must be `USER PASSWORD`";
+                return 2;
             }
             env.put(JMXConnector.CREDENTIALS, userPassword);
             args = args.subList(2, args.size());
@@ -65,9 +92,9 @@ public class JmxProbe {
             args = args.subList(1, args.size());
         }
         if (args.size() < 2) {
-            System.err.println("usage: java JmxProbe.java [--ca PEM | --tls] [--credentials FILE]"
-                    + " [--write] HOST PORT [SECONDS]");
-            System.exit(2);
+            said[0] = "usage: java JmxProbe.java [--ca PEM | --tls] [--credentials FILE]"
+                    + " [--write] HOST PORT [SECONDS] [+ PROBE ...]";
+            return 2;
         }
         String where = args.get(0) + ":" + args.get(1);
         int seconds = args.size() > 2 ? Integer.parseInt(args.get(2)) : 10;
@@ -93,14 +120,16 @@ public class JmxProbe {
             }
         });
         try {
-            System.out.println(info.get(seconds, TimeUnit.SECONDS));
-            System.exit(0);
+            said[0] = info.get(seconds, TimeUnit.SECONDS);
+            return 0;
         } catch (TimeoutException e) {
-            System.err.println("JmxProbe: no answer from " + where + " within " + seconds + "s");
-            System.exit(3);
+            said[0] = "JmxProbe: no answer from " + where + " within " + seconds + "s";
+            return 3;
         } catch (ExecutionException e) {
-            System.err.println("JmxProbe: " + where + ": " + e.getCause());
-            System.exit(e.getCause() instanceof SecurityException ? 4 : 1);
+            said[0] = "JmxProbe: " + where + ": " + e.getCause();
+            return e.getCause() instanceof SecurityException ? 4 : 1;
+        } finally {
+            pool.shutdownNow();
         }
     }
 

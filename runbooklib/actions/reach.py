@@ -173,14 +173,46 @@ def jmx_probe(
     only way the nodes answer), over TLS trusting the client's `ca_bundle` (else the JDK's CAs);
     without, in clear: only to prove that the nodes refuse it. `write`: then try a write, which
     the read-only role must be refused."""
+    ask = dict(login=login, credentials=credentials, tls=tls, write=write)
+    return client.probe(
+        f"{_java(client)} {_jmx_args(client, node, **ask)}", timeout=60, check=False
+    )
+
+
+def jmx_probes(client: Host, node: Host, *asks: dict) -> list[Result]:
+    """Several JMX probes of `node` from `client` in one JVM, one start instead of one each: each
+    ask takes jmx_probe's keywords, and gets a Result of its own (rc and what the client said)."""
+    joined = " + ".join(_jmx_args(client, node, **ask) for ask in asks)
+    out = client.probe(f"{_java(client)} {joined}", timeout=60, check=False)
+    said = dict(re.findall(r"^probe (\d+) (exit -?\d+: .*)$", out.stdout, re.M))
+    results = []
+    for n in range(1, len(asks) + 1):
+        rc, _, text = said.get(str(n), f"exit {out.rc or 1}: ").partition(": ")
+        text = text or f"no answer of probe {n}: {(out.stderr or out.stdout).strip()[:200]}"
+        rc = int(rc.removeprefix("exit "))
+        results.append(Result(out.host, out.command, rc, text, "", out.duration, out.dry_run))
+    return results
+
+
+def _java(client: Host) -> str:
     probe = client.vars["jmx_probe"]
     # A compiled client starts in under a second; `java JmxProbe.java` compiles it at every run
     # (seconds on a busy 2-core host). C1 only and the serial collector: a short-lived client.
     if probe.endswith(".class"):
         folder, name = posixpath.split(probe.removesuffix(".class"))
-        java = f"java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp {q(folder)} {q(name)}"
-    else:
-        java = f"java {q(probe)}"
+        return f"java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp {q(folder)} {q(name)}"
+    return f"java {q(probe)}"
+
+
+def _jmx_args(
+    client: Host,
+    node: Host,
+    *,
+    login: bool = True,
+    credentials: str | None = None,
+    tls: bool = True,
+    write: bool = False,
+) -> str:
     login_file = (credentials or client.vars.get("jmx_password_file")) if login else None
     ca = client.vars.get("ca_bundle")
     secure = (f"--ca {q(ca)} " if ca else "--tls ") if tls else ""
@@ -188,11 +220,9 @@ def jmx_probe(
     if login_file:
         rest = login_file.removeprefix("~/")
         creds = f"--credentials {'$HOME/' if rest != login_file else ''}{q(rest)} "
-    return client.probe(
-        f"{java} {secure}{creds}{'--write ' if write else ''}"
-        f"{q(operand(node, node.address, 'address'))} {int(node.vars['jmx_port'])}",
-        timeout=60,
-        check=False,
+    return (
+        f"{secure}{creds}{'--write ' if write else ''}"
+        f"{q(operand(node, node.address, 'address'))} {int(node.vars['jmx_port'])}"
     )
 
 
@@ -260,8 +290,8 @@ def assert_admins_reach_app(inventory: Inventory, nodes: list[Host]) -> None:
 def assert_jmx_allow_list(inventory: Inventory, nodes: list[Host], heads: list[Host]) -> None:
     """JMX on 9000: usable from the allow-list on the head node(s) with the password over TLS,
     refused without the password and in clear, closed to everyone else. One fan-out (`forks` at
-    a time): one nmap of every node from each client off the allow-list, and each JMX probe of
-    a head node from each client on it (a JVM start on the client: best side by side)."""
+    a time): one nmap of every node from each client off the allow-list, and one JVM on each
+    client on it per head node, for the three probes (a JVM start costs more than a probe)."""
 
     def closed(client: Host) -> None:
         states = port_states(client, nodes, "jmx_port")
@@ -273,37 +303,32 @@ def assert_jmx_allow_list(inventory: Inventory, nodes: list[Host], heads: list[H
         ]
         assert not reached, "; ".join(reached)
 
-    def usable(client: Host, node: Host) -> None:
-        assert jmx_from(client, node), (
-            f"{client} (on allow_9000) has no JMX on {node}:{node.vars['jmx_port']}"
-        )
-
-    def anonymous(client: Host, node: Host) -> None:
-        # An allowed address is not an allowed person (a shared terminal server).
-        refused = jmx_probe(client, node, login=False)
-        assert refused.rc == 4, (
-            f"{client} (on allow_9000) gets JMX on {node}:{node.vars['jmx_port']} without the "
-            f"password (probe exit {refused.rc}): {refused.stdout.strip()[:80]}"
-        )
-
-    def in_clear(client: Host, node: Host) -> None:
-        # Nor in clear, where anyone on the path would read the password (issue 18).
-        clear = jmx_probe(client, node, tls=False)
-        assert clear.rc not in (0, 4), (
-            f"{client} (on allow_9000) gets JMX on {node}:{node.vars['jmx_port']} in clear, "
-            f"without TLS (probe exit {clear.rc}): the password crosses the network readable; "
-            "set jmxremote.ssl and jmxremote.registry.ssl to true in setenv.sh"
-        )
+    def on_the_list(client: Host, node: Host) -> None:
+        # Usable with the password over TLS; refused without the password (an allowed address
+        # is not an allowed person: a shared terminal server); refused in clear, where anyone on
+        # the path would read the password.
+        good, anonymous, clear = jmx_probes(client, node, {}, {"login": False}, {"tls": False})
+        where = f"{client} (on allow_9000) gets"
+        port = f"{node}:{node.vars['jmx_port']}"
+        failures = []
+        if not (good.ok and "Tomcat" in good.stdout):
+            failures.append(f"{client} (on allow_9000) has no JMX on {port}: {good.stdout[:80]}")
+        if anonymous.rc != 4:
+            failures.append(
+                f"{where} JMX on {port} without the password (probe exit {anonymous.rc}): "
+                f"{anonymous.stdout.strip()[:80]}"
+            )
+        if clear.rc in (0, 4):
+            failures.append(
+                f"{where} JMX on {port} in clear, without TLS (probe exit {clear.rc}): the "
+                "password crosses the network readable; set jmxremote.ssl and "
+                "jmxremote.registry.ssl to true in setenv.sh"
+            )
+        assert not failures, "; ".join(failures)
 
     vantage = clients(inventory)
     asks = [(closed, c) for c in vantage if not allowed(c, "allow_9000")]
-    asks += [
-        (ask, c, n)
-        for ask in (usable, anonymous, in_clear)
-        for c in vantage
-        if allowed(c, "allow_9000")
-        for n in heads
-    ]
+    asks += [(on_the_list, c, n) for c in vantage if allowed(c, "allow_9000") for n in heads]
     done = fan_out(asks, lambda a: a[0](*a[1:]), forks(nodes), name=lambda a: a[1].name)
     failures = [error for _, error in done if error]
     assert not failures, "; ".join(failures)

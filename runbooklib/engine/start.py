@@ -5,7 +5,8 @@
    window.
 2. The operator's word for a production inventory: the only question asked, and only once every
    check above has passed.
-3. The lock on the cluster: the run's first connection (production is confirmed by then).
+3. The lock on the cluster (production is confirmed by then). Beside it, a connection opens to
+   every host the run reaches; no command goes to any of them before the lock is held.
 4. Only then the journal and the report.
 
 A refused run exits with status 4 and one `ERROR:` line, and leaves no lock, journal or record.
@@ -35,10 +36,12 @@ from runbooklib.engine import (
     window,
 )
 from runbooklib.engine.follow import follow
+from runbooklib.engine.hosts import hosts_pattern
 from runbooklib.engine.run import RUN, Run, new_run, procedure_of
 from runbooklib.engine.scope import may_run_steps
 from runbooklib.engine.steps import step_of
 from runbooklib.engine.target import confirm_target, load_inventory
+from runbooklib.inventory import Inventory, InventoryError
 
 _all_steps_key = pytest.StashKey[dict]()
 _refused = pytest.StashKey[bool]()
@@ -120,8 +123,24 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     earlier_start = resume.load(config, run)
     window.begin(config, run, earlier_start)
     run.target_confirmed = confirm_target(config, inv)
+    for host in reached(config, session.items, inv):
+        host.connect()
     lock.acquire(config, run, holder)
     _open_record(session, run)
+
+
+def reached(config: pytest.Config, items: list[pytest.Item], inv: Inventory) -> list[remote.Host]:
+    """The hosts the steps' patterns name, and the ini's `runbook_connects` (hosts the actions
+    reach on their own, such as vantage points). Connected one by one at each first command,
+    they would cost a key exchange each in turn."""
+    patterns = {hosts_pattern(item) for item in items} | set(config.getini("runbook_connects"))
+    found: dict[str, remote.Host] = {}
+    for pattern in sorted(filter(None, patterns)):
+        try:
+            found.update((host.name, host) for host in inv.select(pattern))
+        except InventoryError:
+            continue  # the step's own `hosts` fixture says what to fix
+    return list(found.values())
 
 
 def _open_record(session: pytest.Session, run: Run) -> None:

@@ -30,6 +30,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="confirm by its name that a production inventory may be touched (else: asked)",
     )
     parser.addini("runbook_inventory", "inventory used without --inventory", default="")
+    parser.addini(
+        "runbook_connects",
+        "host patterns the run reaches beyond its steps' own (vantage points, say): connected at "
+        "the start beside them",
+        type="args",
+        default=[],
+    )
 
 
 def load_inventory(config: pytest.Config) -> Inventory:

@@ -522,6 +522,9 @@ VERBS = {
     "reach.port_states": Verb(lambda h, v, t: reach.port_states(h, [h], "jmx_port")),
     "reach.jmx_probe": Verb(lambda h, v, t: reach.jmx_probe(h, h)),
     "reach.jmx_from": Verb(lambda h, v, t: reach.jmx_from(h, h)),
+    "reach.jmx_probes": Verb(
+        lambda h, v, t: reach.jmx_probes(h, h, {}, {"login": False}, {"tls": False})
+    ),
     "surface.open_ports": Verb(
         lambda h, v, t: surface.open_ports(h, h),
         lambda: [(r"^nmap", lambda h: f"Host: {h.address} ()\tPorts: 22/open/tcp//ssh///\n")],
@@ -595,7 +598,7 @@ NO_COMMAND = {
     "reach.assert_outage_page": "https_from_each per client (swept)",
     "reach.assert_admins_reach_app": "https_from_each per client (swept)",
     "reach.port_state_in": "parses text",
-    "reach.assert_jmx_allow_list": "jmx_from, jmx_probe, port_states (swept)",
+    "reach.assert_jmx_allow_list": "jmx_probes, port_states (swept)",
     "reach.assert_public_app": "https_from, assert_jmx_allow_list (swept)",
     "reach.assert_every_client_gets": "https_from_each per client (swept)",
     "surface.parse_listeners": "parses text",

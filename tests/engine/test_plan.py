@@ -21,7 +21,7 @@ _popen = subprocess.Popen
 def _log(what):
     with LOG.open("a") as f:
         f.write(what + "\\n")
-    raise RuntimeError(f"connection attempted: {what}")
+    raise ConnectionError(f"connection attempted: {what}")
 
 def _popen_unless_ssh(args, *rest, **kwargs):
     if "ssh" in str(args):
@@ -77,7 +77,12 @@ def test_the_tripwire_catches_a_real_run(project):
     result = project.run(subprocess=True)
 
     assert result.ret == 1
-    assert "Host.run" in (project.path / "connections.log").read_text()
+    said = (project.path / "connections.log").read_text().splitlines()
+    assert "Host.run" in said
+    # The hosts of every step (u01's app, u02's backup) are connected at the start, side by
+    # side, before the first command goes anywhere.
+    before = " ".join(said[: said.index("Host.run")])
+    assert "192.0.2.250" in before and "192.0.2.251" in before, said
 
 
 # The table: id, planned time, owner, kind.
