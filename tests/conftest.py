@@ -63,10 +63,14 @@ class LabInfo:
             raise AssertionError(f"{host}: `{script}` exited {out.returncode}: {out.stderr[-500:]}")
         return out
 
-    def ssh(self, host: str, script: str, *, timeout: float = 60) -> subprocess.CompletedProcess:
-        """The same over ssh, as the runbook reaches hosts (rc 255: ssh itself failed)."""
+    def ssh(
+        self, host: str, script: str, *, timeout: float = 60, fresh: bool = False
+    ) -> subprocess.CompletedProcess:
+        """The same over ssh, as the runbook reaches hosts (rc 255: ssh itself failed); `fresh`:
+        over a new connection given 3 s, not the config's shared master."""
+        new = ["-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "ConnectTimeout=3"]
         return subprocess.run(
-            ["ssh", "-F", str(self.ssh_config), host, script],
+            ["ssh", "-F", str(self.ssh_config), *(new if fresh else []), host, script],
             capture_output=True,
             text=True,
             timeout=timeout,
