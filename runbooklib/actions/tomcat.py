@@ -44,8 +44,8 @@ NO_OFFSET = 3
 # Shown at most when a start fails: enough to diagnose, short enough to read.
 SHOW_LINES = 20
 # Polls a second while waiting for a start or a stop: a whole second each time added up to
-# seconds of nothing over a rolling upgrade (bench P3).
-POLLS = 5
+# seconds of nothing over a rolling upgrade (bench P3); each poll is a few ms of the node's CPU.
+POLLS = 10
 
 
 def _pidfile(host: Host) -> str:
