@@ -13,8 +13,8 @@
 // the credentials (or their absence, or the write): it answered, and said no.
 // Several probes in one JVM (one start, not one each): their arguments joined by `+`, as in
 //   java JmxProbe --ca PEM --credentials FILE HOST PORT + --ca PEM HOST PORT
-// Each probe then prints one line, `probe N exit RC: WHAT` (its serverInfo or its error), in
-// order, and the JVM exits 0 once all have answered.
+// Each probe then prints one line, `probe N exit RC: WHAT` (its serverInfo or its error, line
+// breaks made spaces), in order, and the JVM exits 0 once all have answered.
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,7 +60,9 @@ public class JmxProbe {
         for (int i = 0; i < probes.size(); i++) {
             String[] said = new String[1];
             int rc = probe(probes.get(i), said);
-            System.out.println("probe " + (i + 1) + " exit " + rc + ": " + said[0]);
+            // One line each, whatever the server said: no serverInfo can write another probe's.
+            String what = String.valueOf(said[0]).replaceAll("[\\r\\n]+", " ");
+            System.out.println("probe " + (i + 1) + " exit " + rc + ": " + what);
         }
         System.exit(0);
     }

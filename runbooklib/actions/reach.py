@@ -184,14 +184,30 @@ def jmx_probes(client: Host, node: Host, *asks: dict) -> list[Result]:
     ask takes jmx_probe's keywords, and gets a Result of its own (rc and what the client said)."""
     joined = " + ".join(_jmx_args(client, node, **ask) for ask in asks)
     out = client.probe(f"{_java(client)} {joined}", timeout=60, check=False)
-    said = dict(re.findall(r"^probe (\d+) (exit -?\d+: .*)$", out.stdout, re.M))
-    results = []
-    for n in range(1, len(asks) + 1):
-        rc, _, text = said.get(str(n), f"exit {out.rc or 1}: ").partition(": ")
-        text = text or f"no answer of probe {n}: {(out.stderr or out.stdout).strip()[:200]}"
-        rc = int(rc.removeprefix("exit "))
-        results.append(Result(out.host, out.command, rc, text, "", out.duration, out.dry_run))
-    return results
+    return [
+        Result(out.host, out.command, rc, text, "", out.duration, out.dry_run)
+        for rc, text in parse_probes(out.stdout, len(asks), out.rc, out.stderr)
+    ]
+
+
+def parse_probes(stdout: str, count: int, rc: int, stderr: str = "") -> list[tuple[int, str]]:
+    """(exit status, what it said) of each of `count` probes from `JmxProbe A + B ...`'s lines,
+    in the order asked. The client prints one line per probe, in order, with the server's line
+    breaks made spaces, so a server cannot write another probe's line; only the first line of
+    each probe counts. A probe with no line failed with the JVM's status (1 if that was 0).
+
+    >>> parse_probes("probe 1 exit 0: Tomcat\\nprobe 2 exit 4: refused\\n", 3, 137, "Killed")
+    [(0, 'Tomcat'), (4, 'refused'), (137, 'no answer of probe 3: Killed')]
+    """
+    found: list[tuple[int, str]] = []
+    for line in stdout.splitlines():
+        said = re.fullmatch(r"probe (\d+) exit (-?\d+): (.*)", line)
+        if said and int(said[1]) == len(found) + 1:
+            found.append((int(said[2]), said[3]))
+    why = (stderr or stdout).strip()[-200:]
+    for n in range(len(found) + 1, count + 1):
+        found.append((rc or 1, f"no answer of probe {n}: {why}"))
+    return found[:count]
 
 
 def _java(client: Host) -> str:

@@ -595,6 +595,7 @@ NO_COMMAND = {
     "reach.clients": "hosts of a group",
     "reach.each_answer": "https_from_each per client (swept)",
     "reach.parse_answers": "parses text",
+    "reach.parse_probes": "parses text",
     "reach.assert_outage_page": "https_from_each per client (swept)",
     "reach.assert_admins_reach_app": "https_from_each per client (swept)",
     "reach.port_state_in": "parses text",
