@@ -9,11 +9,14 @@ are its `hosts=` pattern, resolved by the engine (a go/no-go check: `@pytest.mar
 
 from __future__ import annotations
 
+import importlib
+import threading
 from pathlib import Path
 
 import pytest
 
 from runbooklib.actions import known_issues
+from runbooklib.engine.run import RUN
 from runbooklib.transcript import transcript
 
 REPO = Path(__file__).resolve().parent
@@ -40,12 +43,26 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """The channel's client imported while the first steps wait on their hosts, not at the
+    run's last word (the verdict, the window's close), which would wait for it."""
+    run = session.config.stash.get(RUN, None)
+    if run is not None and run.inventory.vars.get("chat"):
+        threading.Thread(
+            target=importlib.import_module,
+            args=("runbooklib.actions.notify",),
+            name="runbook-notify-import",
+            daemon=True,
+        ).start()
+
+
 def pytest_runbook_announce(config, inventory, text: str, headline: str) -> bool | None:
     """The team's IRC channel (the inventory's `chat`); none named: nothing to say there. In
     clear (no `tls: true`), anyone on the path reads it: the headline only."""
     if not inventory.vars.get("chat"):
         return None
-    # Imported when first needed: the irc package takes most of a second to import.
+    # Imported when needed (tests and plain pytest runs never import it), and ahead in a run.
     from runbooklib.actions import notify
 
     # Seconds for each step (connect, join, say): a channel that is down costs the run little.

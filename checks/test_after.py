@@ -99,15 +99,17 @@ def test_firewall_in_public_mode(hosts, evidence):
 
 
 @pytest.mark.impact("critical", "some users would not reach the new release")
-def test_public_gets_the_release_on_8443(inventory, hosts, expected, evidence):
+@pytest.mark.ahead(observe=reach.observe_https)
+def test_public_gets_the_release_on_8443(inventory, hosts, expected, evidence, ahead):
     """Every vantage host, the public included, gets the expected version from every node."""
     version = expected[1]
     with evidence.proof(f"200, version {version}, from every vantage host", hosts):
-        reach.assert_every_client_gets(inventory, hosts, version)
+        reach.assert_every_client_gets(inventory, hosts, version, seen=ahead.result())
 
 
 @pytest.mark.impact("critical", "anyone could manage Tomcat over JMX")
-def test_jmx_9000_closed_to_public(inventory, hosts, evidence):
+@pytest.mark.ahead(observe=reach.observe_jmx)
+def test_jmx_9000_closed_to_public(inventory, hosts, evidence, ahead):
     """9000 stays closed to clients off allow_9000 (and open to JMX from the allow-list)."""
     outsiders = reach.clients(inventory, "allow_9000", on=False)
     evidence(
@@ -126,13 +128,15 @@ def test_jmx_9000_closed_to_public(inventory, hosts, evidence):
         "password, refused without it",
         hosts,
     ):
-        reach.assert_jmx_allow_list(inventory, hosts, heads=hosts[:1])  # app[0]: the head
+        # app[0]: the head
+        reach.assert_jmx_allow_list(inventory, hosts, hosts[:1], seen=ahead.result())
 
 
 @pytest.mark.impact("critical", "a service nobody declared would be open to the internet")
-def test_surface_only_declared_ports(inventory, hosts, evidence):
+@pytest.mark.ahead(observe=surface.observe)
+def test_surface_only_declared_ports(inventory, hosts, evidence, ahead):
     """Every listening, NAT-mapped or declared port of every node, and a sample of the rest,
     probed from every vantage host, shows exactly what the inventory lets that host reach in
     public mode; no listener on an undeclared port."""
     with evidence.proof("exactly the declared ports of public mode, from each vantage host", hosts):
-        surface.assert_surfaces(inventory, hosts, "public")
+        surface.assert_surfaces(inventory, hosts, "public", seen=ahead.result())

@@ -39,20 +39,23 @@ def test_admins_reach_the_app(inventory, hosts, evidence):
 
 
 @pytest.mark.impact("critical", "anyone could manage Tomcat over JMX")
-def test_jmx_9000_allow_list_only(inventory, hosts, evidence):
+@pytest.mark.ahead(observe=reach.observe_jmx)
+def test_jmx_9000_allow_list_only(inventory, hosts, evidence, ahead):
     """JMX on 9000 works from allow_9000 on the head node and is closed to everyone else."""
     with evidence.proof(
         "JMX from allow_9000 on the head node with the password; 9000 closed to others", hosts
     ):
-        reach.assert_jmx_allow_list(inventory, hosts, heads=hosts[:1])  # app[0]: the head
+        # app[0]: the head
+        reach.assert_jmx_allow_list(inventory, hosts, hosts[:1], seen=ahead.result())
 
 
 @pytest.mark.impact("critical", "a service nobody declared would be open during the window")
-def test_surface_only_declared_ports(inventory, hosts, evidence):
+@pytest.mark.ahead(observe=surface.observe)
+def test_surface_only_declared_ports(inventory, hosts, evidence, ahead):
     """Every listening, NAT-mapped or declared port of every node, and a sample of the rest,
     probed from every vantage host, shows exactly what the inventory lets that host reach in
     maintenance mode; no listener on an undeclared port."""
     with evidence.proof(
         "exactly the declared ports of maintenance mode, from each vantage host", hosts
     ):
-        surface.assert_surfaces(inventory, hosts, "maintenance")
+        surface.assert_surfaces(inventory, hosts, "maintenance", seen=ahead.result())

@@ -33,6 +33,7 @@ import re
 import selectors
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -194,21 +195,45 @@ class Shell:
 
 _control_dir: str | None = None
 _control_lock = threading.Lock()
+# Where the masters stay between runs, as Ansible keeps ~/.ansible/cp.
+KEPT = "~/.smartsite-runbook/cp"
+# A socket's path has about 100 bytes; ssh adds 17 while it makes one: the folder takes the rest.
+MAX_FOLDER = 48
 
 
 def control_dir() -> str:
-    """A 0700 folder of the operator's own for ssh's master sockets (one per run): never a shared
-    path in /tmp, where another local user could put a socket of theirs first."""
+    """The operator's own folder for ssh's master sockets, kept across runs (ControlPersist):
+    the go/no-go that follows an upgrade, and each one after it, finds its connections made.
+    Only a real folder of this user's, 0700, in a parent of theirs; else a private one for this
+    run. Never a shared path in /tmp, where another local user could put a socket first."""
     global _control_dir
     with _control_lock:
         if _control_dir is None or not os.path.isdir(_control_dir):
-            base = os.environ.get("XDG_RUNTIME_DIR")
-            if not (base and os.path.isdir(base) and os.stat(base).st_uid == os.getuid()):
-                base = None
-            # mkdtemp makes it 0700 and ours; short: a socket path has ~100 bytes at most.
-            _control_dir = tempfile.mkdtemp(prefix="rb-ssh-", dir=base)
-            atexit.register(shutil.rmtree, _control_dir, ignore_errors=True)
+            kept = os.path.expanduser(KEPT)
+            if len(kept) <= MAX_FOLDER and _private_folder(kept):
+                _control_dir = kept
+            else:
+                base = os.environ.get("XDG_RUNTIME_DIR")
+                if not (base and os.path.isdir(base) and os.stat(base).st_uid == os.getuid()):
+                    base = None
+                # mkdtemp makes it 0700 and ours; short: a socket path has ~100 bytes at most.
+                _control_dir = tempfile.mkdtemp(prefix="rb-ssh-", dir=base)
+                atexit.register(shutil.rmtree, _control_dir, ignore_errors=True)
         return _control_dir
+
+
+def _private_folder(path: str) -> bool:
+    """`path` and its parent made if missing; True when both are this user's own real folders,
+    closed to everyone else (nobody else can swap them or put a socket there)."""
+    for folder in (os.path.dirname(path), path):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o700)
+        info = os.lstat(folder)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        if info.st_mode & 0o077:
+            return False
+    return True
 
 
 def unpinned(hosts) -> str | None:
@@ -265,10 +290,17 @@ class Host:
         """Host keys checked against the known hosts (the inventory's, else its ssh config's),
         never accepted unseen (issue 17: `accept-new` hands root commands to whoever answers),
         and the connection's master socket in the operator's own private folder."""
-        options = ["-o", "StrictHostKeyChecking=yes", "-o", f"ControlPath={control_dir()}/%C"]
+        options = ["-o", "StrictHostKeyChecking=yes", "-o", f"ControlPath={self.control_path()}"]
         if self.known_hosts:
             options += ["-o", f"UserKnownHostsFile={self.known_hosts}"]
         return options
+
+    def control_path(self) -> str:
+        """The master's socket: one per destination (%C) and per way of checking it, so that a
+        connection made under other settings (other known hosts, key or ssh config) is never
+        taken for this one's."""
+        how = "\0".join(str(x) for x in (self.ssh_config, self.identity_file, self.known_hosts))
+        return f"{control_dir()}/{hashlib.sha256(how.encode()).hexdigest()[:8]}-%C"
 
     def ssh_argv(self) -> list[str]:
         """ssh with the inventory's settings, the pinned host keys and no question ever asked."""

@@ -9,6 +9,7 @@ entry into a journal line and a report extra. Kept free of pytest so that action
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import html
 import json
@@ -68,6 +69,19 @@ def forms(secret: str) -> set[str]:
     (a JSON journal line of a shell-quoted command; an HTML report of a repr)."""
     once = {secret} | {encode(secret) for encode in ENCODINGS}
     return once | {encode(form) for form in once for encode in ENCODINGS}
+
+
+# The step a thread works for, when it is not the step being run: an observation started ahead
+# (engine/ahead.py) is journaled under the check that reads it.
+working_for: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "runbook_working_for", default=None
+)
+
+
+def carried(func: Callable) -> Callable:
+    """`func`, to run in another thread with the caller's context (the step it works for)."""
+    context = contextvars.copy_context()
+    return lambda *args, **kwargs: context.copy().run(func, *args, **kwargs)
 
 
 @dataclass
@@ -148,6 +162,9 @@ class Transcript:
 
     def emit(self, event: str, **data: Any) -> None:
         clean = {k: self.redact_value(v) for k, v in data.items()}
+        step = working_for.get()
+        if step is not None:
+            clean.setdefault("step", step)
         for listener in list(self.listeners):
             listener(event, clean)
 

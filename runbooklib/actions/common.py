@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from runbooklib.inventory import Inventory
 from runbooklib.remote import CommandFailed, Host, Result
-from runbooklib.transcript import transcript
+from runbooklib.transcript import carried, transcript
 from runbooklib.values import FORKS
 
 
@@ -221,7 +221,7 @@ def in_batch(batch: list[Host], action) -> list:
     if not batch:
         return []
     with ThreadPoolExecutor(max_workers=len(batch)) as pool:
-        done = list(pool.map(one, batch))
+        done = list(pool.map(carried(one), batch))
     failures = [error for _, error in done if error is not None]
     if failures:
         raise ActionError("; ".join(failures))
@@ -254,7 +254,7 @@ def fan_out(items: list, work, bound: int, name=str) -> list[tuple[object, str |
     if not items:
         return []
     with ThreadPoolExecutor(max_workers=min(bound, len(items))) as pool:
-        return list(pool.map(one, items))
+        return list(pool.map(carried(one), items))
 
 
 def in_parallel(hosts: list[Host], check) -> list[str]:

@@ -32,7 +32,7 @@ from runbooklib.actions.common import (
     sha256,
 )
 from runbooklib.remote import Host
-from runbooklib.transcript import transcript, verification
+from runbooklib.transcript import carried, transcript, verification
 
 LOG_TABLE = "RUNBOOK_SCRIPT_LOG"
 # The backup the fallback restores: a symlink to the verified dump taken before the scripts.
@@ -208,7 +208,7 @@ def dump_verified(host: Host, prefix: str) -> dict:
     # The test restore into the scratch server and the second reading of the live database are
     # independent: side by side, the backup costs about the dump plus the longer of the two.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        restored = pool.submit(scratch_restore, host, dump, list(before))
+        restored = pool.submit(carried(scratch_restore), host, dump, list(before))
         after = checksums(host)
         cols = columns(host, list(after))
         rows = contents(host, cols)

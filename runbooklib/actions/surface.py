@@ -327,26 +327,21 @@ def problems(
     return lines
 
 
-@verification
-def assert_surfaces(inventory: Inventory, nodes: list[Host], mode: str) -> None:
-    """From outside, every node shows exactly the ports the inventory declares for each vantage
-    host, and no node listens on an undeclared port. The nodes are read side by side, then every
-    vantage host probes all the nodes in one nmap, the vantage hosts side by side (`forks` at a
-    time)."""
+@dataclass
+class Seen:
+    """What `observe` saw: each node's view from inside, the ports probed, and what each vantage
+    host found over each family ((client, None: IPv4, or the IPv6 targets), found)."""
+
+    views: dict[str, View]
+    probed: Plan
+    found: list[tuple[tuple[Host, dict | None], object]]
+
+
+def observe(inventory: Inventory, nodes: list[Host]) -> Seen:
+    """The nodes read side by side (listeners, NAT, IPv6 addresses), then every vantage host
+    probes all the nodes in one nmap per family, the vantage hosts side by side (`forks` at a
+    time): the listening, NAT-mapped or declared ports, and a sample of the rest."""
     vantage = clients(inventory)
-    public = [
-        c
-        for c in vantage
-        if all(
-            firewall.reachable_ports(mode, n.vars, c.address)
-            == firewall.reachable_ports(mode, n.vars)
-            for n in nodes
-        )
-    ]
-    assert public, (
-        f"inventory {inventory.name}: no vantage host off the allow-lists to probe the nodes "
-        "from outside: add one to the `outsiders` group"
-    )
     bound = forks(nodes)
     read_out = fan_out(nodes, read, bound)
     failed = [error for _, error in read_out if error]
@@ -374,20 +369,42 @@ def assert_surfaces(inventory: Inventory, nodes: list[Host], mode: str) -> None:
     )
     failed = [error for _, error in probe_out if error]
     assert not failed, "; ".join(failed)
-    found6 = _over_ipv6(
-        public,
-        targets6,
-        [(c, got) for (c, six), (got, _) in zip(jobs, probe_out, strict=True) if six],
+    return Seen(views, probed, [(job, got) for job, (got, _) in zip(jobs, probe_out, strict=True)])
+
+
+@verification
+def assert_surfaces(
+    inventory: Inventory, nodes: list[Host], mode: str, seen: Seen | None = None
+) -> None:
+    """From outside, every node shows exactly the ports the inventory declares for each vantage
+    host in `mode`, and no node listens on an undeclared port (`seen`: what `observe` saw, if it
+    was started ahead)."""
+    public = [
+        c
+        for c in clients(inventory)
+        if all(
+            firewall.reachable_ports(mode, n.vars, c.address)
+            == firewall.reachable_ports(mode, n.vars)
+            for n in nodes
+        )
+    ]
+    assert public, (
+        f"inventory {inventory.name}: no vantage host off the allow-lists to probe the nodes "
+        "from outside: add one to the `outsiders` group"
     )
+    seen = observe(inventory, nodes) if seen is None else seen
+    views = seen.views
+    targets6 = {a: n for n in nodes for a in views[n.name].addresses6}
+    found6 = _over_ipv6(public, targets6, [(c, got) for (c, six), got in seen.found if six])
     lines = []
     for node in nodes:
         found = {
             c.name: (c.address, by_node[node.name])
-            for (c, six), (by_node, _) in zip(jobs, probe_out, strict=True)
+            for (c, six), by_node in seen.found
             if six is None
         }
         found |= found6.get(node.name, {})
-        lines += problems(node.name, node.vars, mode, views[node.name], found, probed)
+        lines += problems(node.name, node.vars, mode, views[node.name], found, seen.probed)
     assert not lines, "; ".join(lines)
 
 

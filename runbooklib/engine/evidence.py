@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from runbooklib.transcript import transcript
+from runbooklib.transcript import carried, transcript
 from runbooklib.values import FORKS
 
 # InSpec's impact levels, most severe first.
@@ -107,7 +107,7 @@ class Evidence:
         # Read here, not through the actions' `forks`: the engine imports no action.
         bound = getattr(hosts[0], "vars", {}).get("forks", FORKS)
         with ThreadPoolExecutor(max_workers=min(bound, len(hosts))) as pool:
-            done = list(pool.map(one, hosts))
+            done = list(pool.map(carried(one), hosts))
         failures = []
         for host, (found, error) in zip(hosts, done, strict=True):  # in the hosts' order
             if error is None:

@@ -1,11 +1,12 @@
 """One run per cluster at a time: a lock that the kernel holds on a host of the inventory.
 
 The run opens its own SSH session to the lock host (ini `runbook_lock_host`: a group or host of
-the inventory, the db host) and keeps a small shell there that holds `flock` on the ini's
-`runbook_lock_file` for as long as that session lives. The file lives in a folder of its own
-(`/run/runbook/` by default), made 0700 by the shell if missing and refused unless it is a real
-folder owned by the ssh user (root) with mode 0700: a local user of the host can neither hold,
-remove nor pre-create the lock (issue 17; /run/lock is 1777). The shell writes who holds the lock
+the inventory, the db host), over that host's kept connection (remote.py), and keeps a small
+shell there that holds `flock` on the ini's `runbook_lock_file` for as long as that session
+lives. The file lives in a folder of its own (`/run/runbook/` by default), made 0700 by the
+shell if missing and refused unless it is a real folder owned by the ssh user (root) with mode
+0700: a local user of the host can neither hold, remove nor pre-create the lock (issue 17;
+/run/lock is 1777). The shell writes who holds the lock
 (operator, user, machine, pid, reports folder, since, procedure) into the lock file, and the
 time of each heartbeat into `<lock>.beat` beside it.
 
@@ -16,7 +17,7 @@ time of each heartbeat into `<lock>.beat` beside it.
   machine or link gone without closing the connection stops the heartbeat (one line every
   HEARTBEAT s), and the shell exits DEADLINE s after the last one: the lock is free within 30 s.
   No pid is compared anywhere: a reused pid cannot fake a holder.
-- The run's own ssh gives up on a silent link (ServerAlive) before the host's deadline passes, so
+- The connection gives up on a silent link (ServerAlive) before the host's deadline passes, so
   a run learns that it lost the lock before anyone else can take it. A watcher thread sees the
   session end at once and fails the step in flight ("lost the cluster lock ..."), which halts the
   procedure; a lock lost between steps fails the next step's setup.
@@ -150,9 +151,9 @@ def _command(host: Host, path: str, breaking: bool) -> list[str]:
     ssh, *settings = host.ssh_argv()
     return [
         ssh,
-        # A connection of its own: not shared with the steps', so it ends exactly with this run.
-        # First: ssh keeps the first value it is given for an option.
-        *("-o", "ControlMaster=no", "-o", "ControlPath=none"),
+        # Over the host's kept connection (no key exchange of its own when it is made): the
+        # session still ends with this run, when its input closes or the connection is lost.
+        *("-o", "ControlMaster=auto", "-o", "ControlPersist=60s"),
         *settings,
         *("-o", "ConnectTimeout=10", *SERVER_ALIVE),
         "-T",

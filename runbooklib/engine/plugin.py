@@ -11,6 +11,7 @@ PHASES = ("preflight", "during", "after")
 
 pytest_plugins = [
     "runbooklib.engine.hosts",  # the `hosts` fixture: each step's `hosts=` resolved
+    "runbooklib.engine.ahead",  # a go/no-go check's slow look, started with the first check
     "runbooklib.engine.target",  # --inventory, --confirm-target, the `inventory` fixture
     "runbooklib.engine.run",  # the run's state; --operator, --reports
     "runbooklib.engine.follow",  # times, outcome and transcript of each step as it runs

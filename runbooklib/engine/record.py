@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from html import escape
 from pathlib import Path
 
@@ -107,6 +108,7 @@ def _write_under_the_runs_name(config: pytest.Config, base: Path) -> None:
 
 def open_record(session: pytest.Session, run: Run) -> None:
     config = session.config
+    threading.Thread(target=static.warm, name="runbook-templates", daemon=True).start()
     record = Record(run)
     register(config, "record", record)
     config.stash[metadata_key].update(record.header())

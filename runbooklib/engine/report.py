@@ -54,6 +54,13 @@ _templates = jinja2.Environment(
 )
 
 
+def warm() -> None:
+    """Compile every template now: called in a thread as a run starts (its steps mostly wait on
+    hosts), so that writing the record at the run's end compiles nothing."""
+    for name in _templates.list_templates(extensions=["j2"]):
+        _templates.get_template(name)
+
+
 def text(value: object) -> Markup:
     """Escaped for the text between two tags, where quotes need no escaping: a shell command
     quotes a lot (`'"'"'`), and a quote escaped costs five characters. Never for an attribute."""

@@ -37,10 +37,60 @@ def test_the_hosts_shells_pin_host_keys_with_a_private_control_path():
     assert options["StrictHostKeyChecking"] == "yes" and options["BatchMode"] == "yes"
     assert options["UserKnownHostsFile"] == "/etc/smartsite/known_hosts"
     folder = Path(options["ControlPath"]).parent
-    assert options["ControlPath"].endswith("/%C") and folder.is_dir()
+    assert options["ControlPath"].endswith("-%C") and folder.is_dir()
     info = folder.stat()
     assert stat.S_IMODE(info.st_mode) == 0o700 and info.st_uid == os.getuid()
     assert not str(folder).startswith("/tmp/smartsite") and "lab" not in str(folder)
+
+
+def test_a_connection_checked_another_way_is_never_shared():
+    """Kept across runs, a master made under other known hosts (or key, or ssh config) for the
+    same address must not carry this inventory's commands: its socket has another name."""
+    pinned = remote.Host("stubing", "192.0.2.11", known_hosts="/etc/smartsite/known_hosts")
+    other = remote.Host("stubing", "192.0.2.11", known_hosts="/home/someone/known_hosts")
+    keyed = remote.Host("stubing", "192.0.2.11", known_hosts="/etc/smartsite/known_hosts",
+                        identity_file="/root/.ssh/other")  # fmt: skip
+
+    paths = {h.control_path() for h in (pinned, other, keyed)}
+
+    assert len(paths) == 3
+    walton = remote.Host("walton", "192.0.2.12", known_hosts="/etc/smartsite/known_hosts")
+    assert pinned.control_path() == walton.control_path()  # %C tells the hosts apart
+
+
+@pytest.mark.parametrize("spoil", ["open to the group", "a symlink", "someone else's"])
+def test_a_kept_folder_that_is_not_private_is_not_used(tmp_path, monkeypatch, spoil):
+    kept = tmp_path / "runbook" / "cp"
+    kept.parent.mkdir(mode=0o700)
+    if spoil == "open to the group":
+        kept.mkdir(mode=0o700)
+        kept.chmod(0o770)
+    elif spoil == "a symlink":
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        kept.symlink_to(tmp_path / "elsewhere")
+    else:
+        kept.mkdir(mode=0o700)
+        os.chown(kept, 65534, 65534)  # nobody: the tests run as root
+    monkeypatch.setattr(remote, "KEPT", str(kept))
+    monkeypatch.setattr(remote, "MAX_FOLDER", len(str(kept)))  # tmp_path is long
+    monkeypatch.setattr(remote, "_control_dir", None)
+
+    chosen = remote.control_dir()
+
+    assert chosen != str(kept) and not chosen.startswith(str(tmp_path / "elsewhere"))
+    info = os.lstat(chosen)
+    assert stat.S_ISDIR(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o700
+
+
+def test_the_kept_folder_is_made_private_and_used(tmp_path, monkeypatch):
+    kept = tmp_path / "runbook" / "cp"
+    monkeypatch.setattr(remote, "KEPT", str(kept))
+    monkeypatch.setattr(remote, "MAX_FOLDER", len(str(kept)))  # tmp_path is long
+    monkeypatch.setattr(remote, "_control_dir", None)
+
+    assert remote.control_dir() == str(kept)
+    for folder in (kept.parent, kept):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
 def test_testinfra_goes_through_the_hosts_own_pinned_shell():
@@ -54,12 +104,12 @@ def test_testinfra_goes_through_the_hosts_own_pinned_shell():
     assert {key: shell.get(key) for key in pinned} == pinned
 
 
-def test_the_locks_session_shares_no_master_and_pins_keys_too():
+def test_the_locks_session_rides_the_hosts_kept_connection_and_pins_keys_too():
     host = remote.Host("caje", "192.0.2.21", known_hosts="/etc/smartsite/known_hosts")
 
     options = _options(lock._command(host, "/run/smartsite-runbook/lock", breaking=False))
 
-    assert options["ControlPath"] == "none" and options["ControlMaster"] == "no"
+    assert options["ControlPath"] == host.control_path() and options["ControlMaster"] == "auto"
     assert options["StrictHostKeyChecking"] == "yes"
     assert options["UserKnownHostsFile"] == "/etc/smartsite/known_hosts"
     assert int(options["ServerAliveInterval"]) * int(options["ServerAliveCountMax"]) < (
