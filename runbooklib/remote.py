@@ -226,9 +226,12 @@ def _private_folder(path: str) -> bool:
     """`path` and its parent made if missing; True when both are this user's own real folders,
     closed to everyone else (nobody else can swap them or put a socket there)."""
     for folder in (os.path.dirname(path), path):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(folder, 0o700)
-        info = os.lstat(folder)
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(folder, 0o700)
+            info = os.lstat(folder)
+        except OSError:  # no home, or one this user cannot write
+            return False
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
             return False
         if info.st_mode & 0o077:

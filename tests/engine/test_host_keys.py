@@ -58,13 +58,17 @@ def test_a_connection_checked_another_way_is_never_shared():
     assert pinned.control_path() == walton.control_path()  # %C tells the hosts apart
 
 
-@pytest.mark.parametrize("spoil", ["open to the group", "a symlink", "someone else's"])
+@pytest.mark.parametrize(
+    "spoil", ["open to the group", "a symlink", "someone else's", "under no folder"]
+)
 def test_a_kept_folder_that_is_not_private_is_not_used(tmp_path, monkeypatch, spoil):
     kept = tmp_path / "runbook" / "cp"
     kept.parent.mkdir(mode=0o700)
     if spoil == "open to the group":
         kept.mkdir(mode=0o700)
         kept.chmod(0o770)
+    elif spoil == "under no folder":
+        kept = tmp_path / "gone" / "runbook" / "cp"
     elif spoil == "a symlink":
         (tmp_path / "elsewhere").mkdir(mode=0o700)
         kept.symlink_to(tmp_path / "elsewhere")
