@@ -26,10 +26,13 @@ def upgrade_complete(inventory: Inventory) -> str:
             return ""
         if tomcat.pid(node) is None:
             return ""
-        now = firewall.current(node, node.vars)
-        wanted = firewall.render("public", node.vars)
-        if any(now[t]["rules"] != wanted[t] or now[t]["hooked"] != 1 for t in wanted):
-            return ""
+        # Every family the node filters: an IPv6 chain left in maintenance (or unhooked) is not
+        # a finished upgrade, whatever IPv4 shows.
+        for family in firewall.families(node):
+            now = firewall.current(node, node.vars, family)
+            wanted = firewall.render("public", node.vars, family)
+            if any(now[t]["rules"] != wanted[t] or now[t]["hooked"] != 1 for t in wanted):
+                return ""
     db = inventory.group("db")[0]
     applied = database.applied_scripts(db)
     if any(Path(s).name not in applied for s in v["sql_scripts"]):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab import config
-from runbooklib.actions import firewall
+from runbooklib.actions import completion, firewall
 from runbooklib.actions.common import ActionError, app_nodes, put_file
 from runbooklib.inventory import Inventory
 from runbooklib.remote import HostUnreachable
@@ -85,6 +85,11 @@ def test_the_public_finds_only_the_declared_ports_over_both_families(lab, tmp_pa
     both_families(lab, "public")
     after = pytest_run(["checks/", "--phase", "after"], tmp_path / "a")
     assert after.rc == 0 and after.verdict_line.startswith("GO"), after.verdict_line
+    # Complete in both families, so a second upgrade would change nothing; not once the IPv6
+    # firewall lost its jump into our chain, which a look at IPv4 alone would call done.
+    assert completion.upgrade_complete(INV)
+    lab.exec(app_nodes(INV)[0].name, "ip6tables -w 5 -D INPUT -j SMARTSITE-IN")
+    assert completion.upgrade_complete(INV) == ""
 
 
 def test_a_hole_in_the_ipv6_firewall_is_a_no_go_named_over_ipv6(lab, tmp_path):
