@@ -27,16 +27,19 @@ from test_upgrade_fallback import pytest_run  # noqa: E402
 
 INV = Inventory.load(REPO / "inventories/lab.yml")
 DURING = ["checks/", "--phase", "during"]
-# Unusual ports, far from anything the lab or the inventory uses.
-V4_PORT, V6_PORT = 47123, 47124
+# Unusual ports, far from anything the lab or the inventory uses, and below the ephemeral range
+# (32768-60999), where a node's own outgoing connection (Tomcat's pool to the database) could
+# hold the port already and the listener fail to bind.
+V4_PORT, V6_PORT = 29123, 29124
 
 
 def plant(lab, node: str, port: int, bind: str) -> int:
     """A listener started in `node`'s namespace by this test; its pid, once `ss` shows it."""
+    errors = f"/tmp/stray-{port}.err"  # the node's own /tmp
     pid = int(
         lab.exec(
             node,
-            f"nohup python3 -m http.server {port} --bind {bind} >/dev/null 2>&1 </dev/null & "
+            f"nohup python3 -m http.server {port} --bind {bind} >/dev/null 2>{errors} </dev/null & "
             "echo $!",
         ).stdout.strip()
     )
@@ -44,8 +47,10 @@ def plant(lab, node: str, port: int, bind: str) -> int:
         if f":{port} " in lab.exec(node, f"ss -Hltn 'sport = :{port}'").stdout:
             return pid
         time.sleep(0.1)
-    lab.exec(node, f"kill {pid}", check=False)
-    raise AssertionError(f"{node}: the listener on {bind} port {port} never showed in ss")
+    said = lab.exec(node, f"kill {pid}; ss -Htan 'sport = :{port}'; cat {errors}", check=False)
+    raise AssertionError(
+        f"{node}: the listener on {bind} port {port} never showed in ss: {said.stdout[-800:]}"
+    )
 
 
 def test_a_stray_listener_on_an_unusual_port_and_one_on_ipv6_any_are_named(lab, tmp_path):
