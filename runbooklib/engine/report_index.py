@@ -2,12 +2,16 @@
 
 Made from the journals (`*.jsonl`): start, procedure, inventory, operator, verdict, duration and
 a link to the run's record (the rebuilt one when pytest-html's is missing). Rewritten after every
-run and by the rebuild command.
+run and by the rebuild command. A journal is read again only when it or its record changed since
+the last index (`.index-rows.json` keeps each row beside its journal's size and time): a folder
+that holds a season of windows costs each run what its new journals cost, not all of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from html import escape
 from pathlib import Path
 
@@ -56,16 +60,46 @@ def row(journal: Path) -> str:
     return f'<tr class="{cls}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
+ROWS = ".index-rows.json"
+
+
+def rows(folder: Path, journals: list[Path]) -> list[str]:
+    """Each journal's row: the one kept from the last index while the journal and its records
+    are as they were then, else made again."""
+    try:
+        kept = json.loads((folder / ROWS).read_text())
+    except (OSError, ValueError):
+        kept = {}
+    now = {}
+    for journal in journals:
+        seen = _seen(journal)
+        was = kept.get(journal.name) if isinstance(kept, dict) else None
+        now[journal.name] = was if was and was[0] == seen else [seen, row(journal)]
+    if now != kept:
+        tmp = folder / f"{ROWS}.{os.getpid()}"
+        private.write_text(tmp, json.dumps(now))
+        tmp.replace(folder / ROWS)
+    return [now[j.name][1] for j in journals]
+
+
+def _seen(journal: Path) -> list:
+    """What a journal's row depends on: its size and time, and which of its records exist."""
+    info = journal.stat()
+    name = journal.name.removesuffix(".jsonl")
+    records = [s for s in (".html", ".rebuilt.html") if journal.with_name(name + s).exists()]
+    return [info.st_size, info.st_mtime_ns, records]
+
+
 def index_html(folder: Path) -> str:
     journals = sorted(folder.glob("*.jsonl"), key=lambda p: p.name, reverse=True)
-    rows = "".join(row(j) for j in journals)
+    table = "".join(rows(folder, journals))
     made = dt.datetime.now().astimezone()
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Runs recorded</title>"
         f"<style>{STYLE}</style></head><body><h1>Runs recorded in {escape(str(folder))}</h1>"
         f"<p>{len(journals)} runs, newest first; made {made:%Y-%m-%d %H:%M:%S %Z}.</p>"
         "<table><tr><th>Start</th><th>Procedure</th><th>Inventory</th><th>Operator</th>"
-        f"<th>Verdict</th><th>Duration</th><th>Record</th></tr>{rows}</table></body></html>\n"
+        f"<th>Verdict</th><th>Duration</th><th>Record</th></tr>{table}</table></body></html>\n"
     )
 
 

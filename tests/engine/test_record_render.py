@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 
 from runbooklib.engine import rebuild, report
@@ -277,6 +278,32 @@ def test_rebuild_and_index_from_journals(tmp_path):
     assert '<a href="20070818T090001Z-upgrade-lab.rebuilt.html">' in index
     assert "<td>thomas</td>" in index and "<b>PASSED</b>" in index
     assert write_index(tmp_path).name == "index.html"
+
+
+def test_the_index_reads_again_only_the_journals_that_changed(tmp_path):
+    def write(name, events):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+
+    older, newer = "20070818T080001Z-upgrade-lab", "20070818T090001Z-upgrade-lab"
+    write(older, _run())
+    write(newer, _run(t0="09:00", end=False))
+    index = (write_index(tmp_path)).read_text()
+    assert index.count("<td>thomas</td>") == 2 and "no record" in index
+    assert oct((tmp_path / ".index-rows.json").stat().st_mode & 0o777) == "0o600"
+
+    # The older journal as it was (same size, same time): its row is the one kept, unread.
+    journal = tmp_path / f"{older}.jsonl"
+    was = journal.stat()
+    journal.write_text(journal.read_text().replace('"thomas"', '"kirk12"'))
+    os.utime(journal, ns=(was.st_atime_ns, was.st_mtime_ns))
+    # The newer one grew (its run ended), and a record of it was rebuilt: made again, both.
+    write(newer, [{**e, "operator": "sandra"} if e["event"] == "run_start" else e for e in _run()])
+    rebuild.rebuild(tmp_path / f"{newer}.jsonl")
+
+    index = (tmp_path / "index.html").read_text()
+    assert "<td>thomas</td>" in index and "kirk12" not in index
+    assert "<td>sandra</td>" in index and f'<a href="{newer}.rebuilt.html">' in index
+    assert "no record" in index  # the older still has none
 
 
 def test_no_python_repr_and_every_list_item_shown():
