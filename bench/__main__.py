@@ -30,8 +30,11 @@ def lab_lock(take: bool):
         yield
         return
     with open(LOCK, "a") as f:
-        print(f"waiting for {LOCK} (the lab is shared)...", flush=True)
-        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # said only when someone holds it: the wait is theirs
+            print(f"waiting for {LOCK}: someone else is using the lab...", flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
         finally:
