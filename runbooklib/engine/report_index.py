@@ -70,11 +70,13 @@ def rows(folder: Path, journals: list[Path]) -> list[str]:
         kept = json.loads((folder / ROWS).read_text())
     except (OSError, ValueError):
         kept = {}
+    if not isinstance(kept, dict):
+        kept = {}
     now = {}
     for journal in journals:
-        seen = _seen(journal)
-        was = kept.get(journal.name) if isinstance(kept, dict) else None
-        now[journal.name] = was if was and was[0] == seen else [seen, row(journal)]
+        seen, was = _seen(journal), kept.get(journal.name)
+        fresh = isinstance(was, list) and len(was) == 2 and was[0] == seen
+        now[journal.name] = was if fresh else [seen, row(journal)]
     if now != kept:
         tmp = folder / f"{ROWS}.{os.getpid()}"
         private.write_text(tmp, json.dumps(now))
